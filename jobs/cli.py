@@ -1,0 +1,165 @@
+"""The ``docner`` command line.
+
+    docner run     --input DIR --lake DIR [--env ENV] [--run-id ID]
+    docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID]
+    docner extract --lake DIR [--env ENV] [--run-id ID]
+    docner ner     --lake DIR [--env ENV] [--run-id ID]
+    docner sql     --lake DIR [--format table|csv|json] "SELECT …"
+    docner samples --out DIR
+
+Results go to stdout; logs and Spark's own chatter go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jobs.config import ConfigError, DocnerConfig, load_config
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+log = logging.getLogger("docner")
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", help="configuration overlay (conf/<ENV>.yaml); default $DOCNER_ENV or local")
+    parser.add_argument("--conf-dir", help="directory holding base.yaml and the overlays")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. spark.master=local[2]",
+    )
+
+
+def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool) -> None:
+    if needs_input:
+        parser.add_argument("--input", required=True, help="directory (searched recursively) or file of PDFs")
+    parser.add_argument("--lake", required=True, help="directory of the Delta tables")
+    parser.add_argument("--run-id", help="run id; default: a new one (ingest, run) or the latest run (extract, ner)")
+    _add_config_args(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docner", description="PDF text and named entities into Delta tables, on Spark."
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_stage_args(commands.add_parser("run", help="ingest, extract and ner in one go"), needs_input=True)
+    _add_stage_args(commands.add_parser("ingest", help="record the input PDFs in `documents`"), needs_input=True)
+    _add_stage_args(commands.add_parser("extract", help="page text into `pages`"), needs_input=False)
+    _add_stage_args(commands.add_parser("ner", help="named entities into `entities`"), needs_input=False)
+    sql = commands.add_parser("sql", help="run SQL over the lake's tables")
+    sql.add_argument("--lake", required=True)
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("query")
+    _add_config_args(sql)
+    samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
+    samples.add_argument("--out", required=True)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> DocnerConfig:
+    return load_config(args.env, args.conf_dir, args.conf)
+
+
+def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.extract import run_extract
+    from jobs.ingest import run_ingest
+    from jobs.lake import ensure_tables
+    from jobs.ner import run_ner
+    from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
+    from jobs.session import build_spark
+    from jobs.stage import StageContext, latest_run_id, new_run_id
+
+    lake = Path(args.lake).absolute()
+    lake.mkdir(parents=True, exist_ok=True)
+    spark = build_spark(config)
+    ensure_tables(lake)
+    if args.run_id:
+        run_id = args.run_id
+    elif args.command in ("run", "ingest"):
+        run_id = new_run_id()
+    else:
+        run_id = latest_run_id(spark, lake)
+    ctx = StageContext(spark=spark, config=config, lake=lake, run_id=run_id)
+    if args.command == "run":
+        print(describe_run(ctx, args.input), flush=True)
+        results = run_pipeline(ctx, args.input)
+        print(format_summary(results))
+        print()
+        print(format_example(ctx))
+    else:
+        stage = {
+            "ingest": lambda: run_ingest(ctx, args.input),
+            "extract": lambda: run_extract(ctx),
+            "ner": lambda: run_ner(ctx),
+        }
+        print(format_summary([stage[args.command]()]))
+    return 0
+
+
+def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.session import build_spark
+    from jobs.sql import format_rows, run_query
+
+    spark = build_spark(config)
+    columns, rows = run_query(spark, args.lake, args.query)
+    sys.stdout.write(format_rows(columns, rows, args.format) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    try:
+        if args.command == "samples":
+            from jobs.samples import generate_samples
+
+            golds = generate_samples(args.out)
+            print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
+            return 0
+        config = _config(args)
+        if args.command == "sql":
+            return _sql_command(args, config)
+        return _stage_command(args, config)
+    except ConfigError as exc:
+        print(f"docner: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from jobs.delta import DeltaWriteError, PredicateError
+        from jobs.lake import LakeError
+        from udfs.ner_spacy import ModelUnavailable
+
+        known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError)
+        if isinstance(exc, known):
+            print(f"docner: error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        analysis = _spark_analysis_error(exc)
+        if analysis:
+            print(f"docner: SQL error: {analysis}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+
+
+def _spark_analysis_error(exc: BaseException) -> str | None:
+    from pyspark.errors import AnalysisException, ParseException
+
+    if isinstance(exc, (AnalysisException, ParseException)):
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

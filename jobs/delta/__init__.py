@@ -1,0 +1,16 @@
+"""Delta Lake through delta-rs: a Spark write data source and the pieces it is made of."""
+
+from jobs.delta.commit import CommitOutcome, DeltaWriteError, WriteRequest, commit_write
+from jobs.delta.predicate import PredicateError, parse_predicate
+from jobs.delta.source import FORMAT_NAME, DeltaRsDataSource
+
+__all__ = [
+    "FORMAT_NAME",
+    "CommitOutcome",
+    "DeltaRsDataSource",
+    "DeltaWriteError",
+    "PredicateError",
+    "WriteRequest",
+    "commit_write",
+    "parse_predicate",
+]

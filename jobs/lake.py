@@ -1,0 +1,143 @@
+"""The lake: a directory of Delta tables. Reading through Spark, writing through ``deltars``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from deltalake import DeltaTable, Schema
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from jobs.delta import FORMAT_NAME
+from jobs.delta.commit import table_arrow_schema
+from jobs.schemas import TABLES, TableSpec
+
+
+class LakeError(RuntimeError):
+    """A table that is missing, unreadable by this reader, or asked for wrongly."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    version: int | None  # None when the commit was skipped (transaction already committed)
+
+
+def table_path(lake: str | Path, name: str) -> str:
+    return str(Path(lake).absolute() / name)
+
+
+def ensure_table(lake: str | Path, spec: TableSpec) -> DeltaTable:
+    """Open ``spec``'s table, creating it empty with its declared schema when missing."""
+    path = table_path(lake, spec.name)
+    if DeltaTable.is_deltatable(path):
+        return DeltaTable(path)
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return DeltaTable.create(
+        path,
+        Schema.from_arrow(to_arrow_schema(spec.schema)),
+        partition_by=list(spec.partition_by) or None,
+        name=spec.name,
+        description=spec.description or None,
+        mode="ignore",
+    )
+
+
+def ensure_tables(lake: str | Path) -> None:
+    for spec in TABLES.values():
+        ensure_table(lake, spec)
+
+
+def list_tables(lake: str | Path) -> dict[str, str]:
+    """Every Delta table under ``lake`` (any depth), by its directory name."""
+    found: dict[str, str] = {}
+    root = Path(lake)
+    if not root.is_dir():
+        raise LakeError(f"lake directory {root} does not exist")
+    for directory, subdirs, _files in os.walk(root):
+        if "_delta_log" in subdirs:
+            name = Path(directory).name
+            if name in found:
+                raise LakeError(f"two tables are named {name!r}: {found[name]} and {directory}")
+            found[name] = str(Path(directory).absolute())
+            subdirs.clear()
+    return dict(sorted(found.items()))
+
+
+def read_table(spark: SparkSession, lake: str | Path, name: str, version: int | None = None) -> DataFrame:
+    """The table's snapshot (latest, or ``version``) as a DataFrame with the table's own schema."""
+    path = table_path(lake, name)
+    if not DeltaTable.is_deltatable(path):
+        raise LakeError(f"no Delta table {name!r} at {path}")
+    table = DeltaTable(path, version=version)
+    protocol = table.protocol()
+    unsupported = set(protocol.reader_features or []) - {"timestampNtz"}
+    if protocol.min_reader_version > 1 and unsupported:
+        raise LakeError(f"table {name!r} uses reader features {sorted(unsupported)} that read_table cannot honour")
+    schema = from_arrow_schema(table_arrow_schema(table))
+    files = table.file_uris()
+    if not files:
+        return spark.createDataFrame([], schema)
+    reader = spark.read.schema(schema)
+    if table.metadata().partition_columns:
+        reader = reader.option("basePath", path)
+    return reader.parquet(*files).select(*[F.col(f"`{c}`") for c in schema.fieldNames()])
+
+
+def write_table(
+    df: DataFrame,
+    lake: str | Path,
+    spec: TableSpec,
+    *,
+    mode: str = "append",
+    replace_where: str | None = None,
+    txn: tuple[str, int] | None = None,
+    user_metadata: str | None = None,
+    compression: str = "snappy",
+    max_rows_per_file: int = 1_000_000,
+    commit_retries: int = 5,
+) -> WriteResult:
+    """Write ``df`` into ``spec``'s table in one Delta commit; returns the version committed."""
+    ensure_table(lake, spec)
+    path = table_path(lake, spec.name)
+    request_id = str(uuid.uuid4())
+    columns = [F.col(f"`{f.name}`").cast(f.dataType) for f in spec.schema.fields]
+    writer = (
+        df.select(*columns)
+        .write.format(FORMAT_NAME)
+        .mode("overwrite" if mode in ("overwrite", "replace") else "append")
+        .option("compression", compression)
+        .option("maxRowsPerFile", str(max_rows_per_file))
+        .option("commitRetries", str(commit_retries))
+        .option("commitId", request_id)
+    )
+    if replace_where:
+        writer = writer.option("replaceWhere", replace_where)
+    if txn is not None:
+        writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+    if user_metadata:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(path)
+    return WriteResult(spec.name, _version_of_request(path, request_id))
+
+
+def _version_of_request(path: str, request_id: str) -> int | None:
+    for entry in DeltaTable(path).history(limit=50):
+        if entry.get("docner.requestId") == request_id:
+            return int(entry["version"])
+    return None
+
+
+def sql_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def in_list(column: str, values: list[str]) -> str:
+    """``column IN ('a', 'b')`` for a replaceWhere predicate."""
+    if not values:
+        raise LakeError("an IN predicate needs at least one value")
+    return f"{column} IN ({', '.join(sql_quote(v) for v in sorted(set(values)))})"

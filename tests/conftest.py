@@ -1,0 +1,48 @@
+"""Shared fixtures: one local SparkSession for the whole session, generated sample PDFs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CUAD_DIR = REPO.parent / "shared" / "datasets" / "cuad-dev"
+
+
+@pytest.fixture(scope="session")
+def test_config():
+    from jobs.config import load_config
+
+    return load_config(
+        "local",
+        overrides=["spark.master=local[2]", "spark.shuffle_partitions=2", "spark.ui_enabled=false"],
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(test_config):
+    from jobs.session import build_spark
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = build_spark(test_config)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    from jobs.samples import generate_samples
+
+    directory = tmp_path_factory.mktemp("samples")
+    generate_samples(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def gold(sample_dir):
+    from jobs.samples import load_gold
+
+    return {g.file: g for g in load_gold(sample_dir)}

