@@ -42,7 +42,7 @@ run: os-deps venv ## Set up, generate the samples and run the whole pipeline on 
 	$(BIN)/docner samples --out $(SAMPLES)
 	$(BIN)/docner run --input $(SAMPLES) --lake $(LAKE) --env $(ENV)
 
-test: os-deps venv ## Set up, then run the test suite
+test: os-deps venv lint ## Set up, lint (ruff, mypy), then run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy

@@ -10,16 +10,14 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
-from jobs.lake import in_list
 from jobs.schemas import EXTRACT_RESULT, PAGES
 from jobs.stage import (
     StageContext,
     StageResult,
     documents_of_run,
     partitions_for,
-    record_outcomes,
+    publish_outcomes,
     status_counts,
-    sum_of,
 )
 from udfs.errors import STATUS_OK
 from udfs.extract import ExtractOptions, extract_batches
@@ -80,21 +78,19 @@ def run_extract(ctx: StageContext) -> StageResult:
     result.documents_in = len(doc_ids)
     if doc_ids:
         parts = partitions_for(len(doc_ids), ctx.config.extract.docs_per_task)
-        outcomes_df = transform_extract(documents_df.repartition(parts, "doc_id"), options).persist()
-        try:
-            written = ctx.write(
-                explode_pages(outcomes_df, ctx.run_id), PAGES, stage=STAGE, replace_where=in_list("doc_id", doc_ids)
-            )
-            result.versions[PAGES.name] = written.version
-            result.rows_written[PAGES.name] = sum_of(outcomes_df, F.size("pages"))
-            failed = (
-                outcomes_df.where(F.col("status") != STATUS_OK)
-                .select("doc_id", "status", "error_class", "error_message")
-                .collect()
-            )
-        finally:
-            outcomes_df.unpersist()
-        record_outcomes(ctx, failed, STAGE)
+        publish_outcomes(
+            ctx,
+            result,
+            stage=STAGE,
+            spec=PAGES,
+            doc_ids=doc_ids,
+            outcomes_df=transform_extract(documents_df.repartition(parts), options),
+            rows=lambda outcomes_df: explode_pages(outcomes_df, ctx.run_id),
+            row_count=F.size("pages"),
+            failures=lambda outcomes_df: outcomes_df.where(F.col("status") != STATUS_OK).select(
+                "doc_id", "status", "error_class", "error_message"
+            ),
+        )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result

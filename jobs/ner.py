@@ -9,18 +9,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
-from jobs.lake import in_list, read_table
+from jobs.lake import read_table
 from jobs.schemas import ENTITIES, NER_RESULT, PAGES
 from jobs.stage import (
     StageContext,
     StageResult,
     documents_of_run,
     partitions_for,
-    record_outcomes,
+    publish_outcomes,
     status_counts,
-    sum_of,
 )
-from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, truncate
+from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
 from udfs.ner import recognize_batches
 from udfs.ner_spacy import SpacyOptions, load_spacy
 
@@ -110,23 +109,17 @@ def run_ner(ctx: StageContext) -> StageResult:
         pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(F.col("doc_id").isin(doc_ids))
         page_count = pages_df.count()
         parts = partitions_for(page_count, ctx.config.ner.pages_per_task)
-        outcomes_df = transform_recognize(pages_df.repartition(parts), options).persist()
-        try:
-            written = ctx.write(
-                explode_entities(outcomes_df, ctx.run_id),
-                ENTITIES,
-                stage=STAGE,
-                replace_where=in_list("doc_id", doc_ids),
-            )
-            result.versions[ENTITIES.name] = written.version
-            result.rows_written[ENTITIES.name] = sum_of(outcomes_df, F.size("entities"))
-            failures = [
-                {**row.asDict(), "error_message": truncate(row["error_message"])}
-                for row in transform_page_failures(outcomes_df).collect()
-            ]
-        finally:
-            outcomes_df.unpersist()
-        record_outcomes(ctx, failures, STAGE)
+        publish_outcomes(
+            ctx,
+            result,
+            stage=STAGE,
+            spec=ENTITIES,
+            doc_ids=doc_ids,
+            outcomes_df=transform_recognize(pages_df.repartition(parts), options),
+            rows=lambda outcomes_df: explode_entities(outcomes_df, ctx.run_id),
+            row_count=F.size("entities"),
+            failures=transform_page_failures,
+        )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from jobs.config import DocnerConfig
 from jobs.lake import LakeError, WriteResult, in_list, read_table, sql_quote, write_table
 from jobs.schemas import DOCUMENTS, TableSpec
+from udfs.errors import truncate
 
 STAGES = ("ingest", "extract", "ner")
 
@@ -102,6 +103,31 @@ def status_counts(ctx: StageContext) -> dict[str, int]:
     return {str(r["status"]): int(r["count"]) for r in sorted(rows, key=lambda r: r["status"])}
 
 
+def publish_outcomes(
+    ctx: StageContext,
+    result: StageResult,
+    *,
+    stage: str,
+    spec: TableSpec,
+    doc_ids: list[str],
+    outcomes_df: DataFrame,
+    rows: Callable[[DataFrame], DataFrame],
+    row_count: Column,
+    failures: Callable[[DataFrame], DataFrame],
+) -> None:
+    """Write a stage's rows for ``doc_ids`` (replacing their earlier rows) in one commit, then
+    record the documents it failed. The UDF outcomes are computed once (persisted) for both."""
+    cached = outcomes_df.persist()
+    try:
+        written = ctx.write(rows(cached), spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
+        result.versions[spec.name] = written.version
+        result.rows_written[spec.name] = sum_of(cached, row_count)
+        failed = [row.asDict() for row in failures(cached).collect()]
+    finally:
+        cached.unpersist()
+    record_outcomes(ctx, failed, stage)
+
+
 def record_outcomes(ctx: StageContext, outcomes: Sequence[Row | Mapping[str, Any]], stage: str) -> WriteResult | None:
     """Set status and error of this run's documents that a stage failed (fully or partly).
 
@@ -113,7 +139,10 @@ def record_outcomes(ctx: StageContext, outcomes: Sequence[Row | Mapping[str, Any
         return None
     doc_ids = [str(r["doc_id"]) for r in outcomes]
     updates = ctx.spark.createDataFrame(
-        [(r["doc_id"], r["status"], r["error_class"], r["error_message"]) for r in outcomes],
+        [
+            (r["doc_id"], r["status"], r["error_class"], truncate(r["error_message"]) if r["error_message"] else None)
+            for r in outcomes
+        ],
         "doc_id string, new_status string, new_error_class string, new_error_message string",
     )
     predicate = f"run_id = {sql_quote(ctx.run_id)} AND {in_list('doc_id', doc_ids)}"

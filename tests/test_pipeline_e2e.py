@@ -39,6 +39,12 @@ def _relative(path: str, sample_dir: Path) -> str:
     return str(Path(path).relative_to(sample_dir))
 
 
+def _names_of_processed(spark, lake, run_id, sample_dir) -> dict[str, str]:
+    """doc_id -> sample file name, for the documents the run processed (status ok)."""
+    documents = _rows(spark, lake, "documents", run_id)
+    return {r["doc_id"]: _relative(r["source_path"], sample_dir) for r in documents if r["status"] == "ok"}
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
@@ -59,11 +65,7 @@ def test_every_input_file_has_a_documents_row_with_the_expected_status(spark, fi
 
 def test_pages_come_from_the_text_layer_or_ocr_as_needed(spark, first_run, sample_dir, gold, lake):
     ctx, _ = first_run
-    names = {
-        r["doc_id"]: _relative(r["source_path"], sample_dir)
-        for r in _rows(spark, lake, "documents", ctx.run_id)
-        if r["status"] == "ok"
-    }
+    names = _names_of_processed(spark, lake, ctx.run_id, sample_dir)
     pages = defaultdict(dict)
     for row in _rows(spark, lake, "pages", ctx.run_id):
         pages[names[row["doc_id"]]][row["page_no"]] = row
@@ -111,11 +113,7 @@ def test_entity_offsets_point_into_the_stored_page_text(spark, first_run, lake):
 
 def test_gold_entities_are_found(spark, first_run, sample_dir, gold, lake):
     ctx, _ = first_run
-    names = {
-        r["doc_id"]: _relative(r["source_path"], sample_dir)
-        for r in _rows(spark, lake, "documents", ctx.run_id)
-        if r["status"] == "ok"
-    }
+    names = _names_of_processed(spark, lake, ctx.run_id, sample_dir)
     found = defaultdict(list)
     for entity in _rows(spark, lake, "entities", ctx.run_id):
         found[(names[entity["doc_id"]], entity["page_no"], entity["label"])].append(_norm(entity["text"]))
@@ -201,7 +199,7 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
     namespace: dict = {}
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "explore_lake.ipynb", "exec"), namespace)  # noqa: S102
+            exec(compile("".join(cell["source"]), "explore_lake.ipynb", "exec"), namespace)
     assert len(namespace["documents"]) == 10
     assert not namespace["top_orgs"].empty
     assert namespace["mentions_of"](namespace["example"])["context"].str.contains(r"\[").all()
