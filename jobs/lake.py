@@ -74,10 +74,7 @@ def read_table(spark: SparkSession, lake: str | Path, name: str, version: int | 
     if not DeltaTable.is_deltatable(path):
         raise LakeError(f"no Delta table {name!r} at {path}")
     table = DeltaTable(path, version=version)
-    protocol = table.protocol()
-    unsupported = set(protocol.reader_features or []) - {"timestampNtz"}
-    if protocol.min_reader_version > 1 and unsupported:
-        raise LakeError(f"table {name!r} uses reader features {sorted(unsupported)} that read_table cannot honour")
+    _check_readable(table, name)
     schema = from_arrow_schema(table_arrow_schema(table))
     files = table.file_uris()
     if not files:
@@ -86,6 +83,22 @@ def read_table(spark: SparkSession, lake: str | Path, name: str, version: int | 
     if table.metadata().partition_columns:
         reader = reader.option("basePath", path)
     return reader.parquet(*files).select(*[F.col(f"`{c}`") for c in schema.fieldNames()])
+
+
+def _check_readable(table: DeltaTable, name: str) -> None:
+    """read_table hands Spark the snapshot's Parquet files as they are: refuse tables whose
+    reader protocol needs more (column mapping, deletion vectors, …) rather than misread them."""
+    protocol = table.protocol()
+    if protocol.min_reader_version == 1:
+        return
+    features = set(protocol.reader_features or [])
+    if protocol.min_reader_version == 3 and features <= {"timestampNtz"}:
+        return
+    described = sorted(features) or ["columnMapping"]
+    raise LakeError(
+        f"table {name!r} needs Delta reader version {protocol.min_reader_version} ({', '.join(described)}), "
+        "which read_table cannot honour"
+    )
 
 
 def write_table(

@@ -194,3 +194,17 @@ def test_tables_stay_standard_delta(spark, tmp_path):
     for version in _log_versions(path):
         for action in _commit_actions(path, version):
             assert "deletionVector" not in json.dumps(action) or '"deletionVector":null' in json.dumps(action)
+
+
+def test_read_table_refuses_tables_it_would_misread(spark, tmp_path):
+    from deltalake import Schema
+
+    from jobs.lake import LakeError
+
+    DeltaTable.create(
+        str(tmp_path / "dv"),
+        Schema.from_arrow(pa.schema([("a", pa.string())])),
+        configuration={"delta.enableDeletionVectors": "true"},
+    )
+    with pytest.raises(LakeError, match="deletionVectors"):
+        read_table(spark, tmp_path, "dv")
