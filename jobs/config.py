@@ -62,12 +62,31 @@ class OcrSettings(_Section):
     dpi: int = Field(300, ge=72, le=600)
     page_timeout_s: float = Field(120.0, gt=0)
     psm: int = Field(3, ge=0, le=13)
+    detect_orientation: bool = True
+    deskew: bool = True
+    remove_rulings: bool = True
+
+
+class RoutingSettings(_Section):
+    # A page goes to OCR when its text layer has fewer printable characters than this, …
+    min_text_chars: int = Field(16, ge=0)
+    # … or images cover this share of it and it has fewer characters than image_page_max_chars, …
+    image_page_coverage: float = Field(0.6, ge=0, le=1)
+    image_page_max_chars: int = Field(300, ge=0)
+    # … or this share of its characters is unmapped glyphs, invisible, or outside the page.
+    max_bad_char_share: float = Field(0.2, ge=0, le=1)
+    max_invisible_share: float = Field(0.5, ge=0, le=1)
+    max_outside_share: float = Field(0.5, ge=0, le=1)
 
 
 class ExtractSettings(_Section):
-    # A page with fewer printable characters in its text layer than this is OCR'd.
-    min_text_chars: int = Field(16, ge=0)
-    docs_per_task: int = Field(2, ge=1)
+    max_pages: int = Field(5000, ge=1)
+    pages_per_range: int = Field(32, ge=1)
+    ocr_pages_per_task: int = Field(2, ge=1)
+    layout: bool = True
+    min_ruling_lines: int = Field(4, ge=1)
+    remove_headers_footers: bool = True
+    routing: RoutingSettings = RoutingSettings()
     ocr: OcrSettings = OcrSettings()
 
 

@@ -1,4 +1,9 @@
-"""Extract: the text of every page of this run's documents → ``pages``; failures → ``documents``."""
+"""Extract: the text of every page of this run's documents → ``pages`` and ``tables``.
+
+Three passes (see :mod:`udfs.extract`): scan page ranges (text layer, routing, layout),
+OCR the pages that need it spread evenly over all task slots, then assemble each
+document's pages in order (headers/footers, cleaning with offsets, status).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
-from jobs.schemas import EXTRACT_RESULT, PAGES
+from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, TABLE_CELLS
 from jobs.stage import (
+    Output,
     StageContext,
     StageResult,
     documents_of_run,
@@ -20,7 +26,7 @@ from jobs.stage import (
     status_counts,
 )
 from udfs.errors import STATUS_OK
-from udfs.extract import ExtractOptions, extract_batches
+from udfs.extract import PENDING_OCR, ExtractOptions, RoutingOptions, assemble_table, ocr_batches, scan_batches
 from udfs.ocr import OcrOptions, tesseract_problem
 
 STAGE = "extract"
@@ -29,43 +35,96 @@ log = logging.getLogger(__name__)
 
 def extract_options(config: DocnerConfig) -> ExtractOptions:
     settings = config.extract
+    routing, ocr = settings.routing, settings.ocr
     return ExtractOptions(
-        min_text_chars=settings.min_text_chars,
-        ocr_enabled=settings.ocr.enabled,
-        ocr=OcrOptions(
-            tesseract_cmd=settings.ocr.tesseract_cmd,
-            language=settings.ocr.language,
-            dpi=settings.ocr.dpi,
-            timeout_s=settings.ocr.page_timeout_s,
-            psm=settings.ocr.psm,
+        routing=RoutingOptions(
+            min_text_chars=routing.min_text_chars,
+            image_page_coverage=routing.image_page_coverage,
+            image_page_max_chars=routing.image_page_max_chars,
+            max_bad_char_share=routing.max_bad_char_share,
+            max_invisible_share=routing.max_invisible_share,
+            max_outside_share=routing.max_outside_share,
         ),
+        ocr_enabled=ocr.enabled,
+        ocr=OcrOptions(
+            tesseract_cmd=ocr.tesseract_cmd,
+            language=ocr.language,
+            dpi=ocr.dpi,
+            timeout_s=ocr.page_timeout_s,
+            psm=ocr.psm,
+            detect_orientation=ocr.detect_orientation,
+            deskew=ocr.deskew,
+            remove_rulings=ocr.remove_rulings,
+        ),
+        layout_enabled=settings.layout,
+        min_ruling_lines=settings.min_ruling_lines,
+        remove_headers_footers=settings.remove_headers_footers,
+        max_pages=settings.max_pages,
     )
 
 
-def transform_extract(documents_df: DataFrame, options: ExtractOptions) -> DataFrame:
-    """(doc_id, source_path) → one EXTRACT_RESULT row per document: status, error, pages."""
+def explode_page_ranges(documents_df: DataFrame, pages_per_range: int, max_pages: int) -> DataFrame:
+    """(doc_id, source_path, page_count) → one row per range of at most ``pages_per_range``
+    pages, up to the page cap; a document with no pages still gets one (empty) range."""
+    last_page = F.least(F.coalesce(F.col("page_count"), F.lit(0)), F.lit(max_pages))
+    starts = F.sequence(F.lit(1), F.greatest(last_page, F.lit(1)), F.lit(pages_per_range))
+    return documents_df.select(
+        "doc_id",
+        "source_path",
+        F.col("page_count").cast("int").alias("page_count"),
+        F.explode(starts).alias("first_page"),
+    ).select(
+        "doc_id",
+        "source_path",
+        "page_count",
+        "first_page",
+        F.least(F.col("first_page") + pages_per_range - 1, F.greatest(last_page, F.lit(1))).alias("last_page"),
+    )
+
+
+def transform_scan(ranges_df: DataFrame, options: ExtractOptions) -> DataFrame:
+    out_schema = to_arrow_schema(RAW_PAGE)
+
+    def scan(batches):
+        return scan_batches(batches, options, out_schema)
+
+    return ranges_df.mapInArrow(scan, RAW_PAGE)
+
+
+def transform_ocr(pending_df: DataFrame, options: ExtractOptions) -> DataFrame:
+    out_schema = to_arrow_schema(RAW_PAGE)
+
+    def ocr(batches):
+        return ocr_batches(batches, options, out_schema)
+
+    return pending_df.mapInArrow(ocr, RAW_PAGE)
+
+
+def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions) -> DataFrame:
     out_schema = to_arrow_schema(EXTRACT_RESULT)
 
-    def extract(batches):
-        return extract_batches(batches, options, out_schema)
+    def assemble(table):
+        return assemble_table(table, options, out_schema)
 
-    return documents_df.select("doc_id", "source_path").mapInArrow(extract, EXTRACT_RESULT)
+    return raw_pages_df.groupBy("doc_id").applyInArrow(assemble, EXTRACT_RESULT)
 
 
 def explode_pages(outcomes_df: DataFrame, run_id: str) -> DataFrame:
     return outcomes_df.select("doc_id", F.explode("pages").alias("page")).select(
-        "doc_id",
-        F.col("page.page_no").alias("page_no"),
-        F.col("page.method").alias("method"),
-        F.col("page.text").alias("text"),
-        F.col("page.char_count").alias("char_count"),
-        F.lit(run_id).alias("run_id"),
+        "doc_id", "page.*", F.lit(run_id).alias("run_id")
+    )
+
+
+def explode_tables(outcomes_df: DataFrame, run_id: str) -> DataFrame:
+    return outcomes_df.select("doc_id", F.explode("tables").alias("cell")).select(
+        "doc_id", "cell.*", F.lit(run_id).alias("run_id")
     )
 
 
 def run_extract(ctx: StageContext) -> StageResult:
     started = time.monotonic()
     options = extract_options(ctx.config)
+    settings = ctx.config.extract
     result = StageResult(STAGE, ctx.run_id)
     if options.ocr_enabled:
         problem = tesseract_problem(options.ocr)
@@ -73,24 +132,40 @@ def run_extract(ctx: StageContext) -> StageResult:
             # Digital pages still extract; pages that need OCR fail and are recorded as such.
             log.warning("OCR unavailable: %s", problem)
             result.notes.append(f"OCR unavailable: {problem}")
-    documents_df = documents_of_run(ctx, [STATUS_OK]).select("doc_id", "source_path").dropDuplicates(["doc_id"])
+    documents_df = (
+        documents_of_run(ctx, [STATUS_OK]).select("doc_id", "source_path", "page_count").dropDuplicates(["doc_id"])
+    )
     doc_ids = [r["doc_id"] for r in documents_df.select("doc_id").collect()]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        parts = partitions_for(len(doc_ids), ctx.config.extract.docs_per_task)
-        publish_outcomes(
-            ctx,
-            result,
-            stage=STAGE,
-            spec=PAGES,
-            doc_ids=doc_ids,
-            outcomes_df=transform_extract(documents_df.repartition(parts), options),
-            rows=lambda outcomes_df: explode_pages(outcomes_df, ctx.run_id),
-            row_count=F.size("pages"),
-            failures=lambda outcomes_df: outcomes_df.where(F.col("status") != STATUS_OK).select(
-                "doc_id", "status", "error_class", "error_message"
-            ),
-        )
+        ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages).persist()
+        range_parts = min(ranges_df.count(), ctx.spark.sparkContext.defaultParallelism * 8)
+        scanned_df = transform_scan(ranges_df.repartition(max(1, range_parts)), options).persist()
+        try:
+            pending = scanned_df.where(F.col("status") == PENDING_OCR)
+            pending_pages = pending.count()
+            ocr_df = transform_ocr(
+                pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options
+            )
+            raw_pages_df = scanned_df.where(F.col("status") != PENDING_OCR).unionByName(ocr_df)
+            publish_outcomes(
+                ctx,
+                result,
+                stage=STAGE,
+                doc_ids=doc_ids,
+                outcomes_df=transform_assemble(raw_pages_df, options),
+                outputs=[
+                    Output(PAGES, lambda df: explode_pages(df, ctx.run_id), F.size("pages")),
+                    Output(TABLE_CELLS, lambda df: explode_tables(df, ctx.run_id), F.size("tables")),
+                ],
+                failures=lambda df: df.where(F.col("status") != STATUS_OK).select(
+                    "doc_id", "status", "error_class", "error_message"
+                ),
+            )
+            result.notes.append(f"{pending_pages} page(s) OCR'd")
+        finally:
+            scanned_df.unpersist()
+            ranges_df.unpersist()
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result

@@ -12,6 +12,7 @@ from jobs.config import DocnerConfig
 from jobs.lake import read_table
 from jobs.schemas import ENTITIES, NER_RESULT, PAGES
 from jobs.stage import (
+    Output,
     StageContext,
     StageResult,
     documents_of_run,
@@ -43,7 +44,7 @@ def transform_recognize(pages_df: DataFrame, options: SpacyOptions) -> DataFrame
     def recognize(batches):
         return recognize_batches(batches, options, out_schema)
 
-    return pages_df.select("doc_id", "page_no", "text").mapInArrow(recognize, NER_RESULT)
+    return pages_df.select("doc_id", "page_no", "text", "word_boxes").mapInArrow(recognize, NER_RESULT)
 
 
 def explode_entities(outcomes_df: DataFrame, run_id: str) -> DataFrame:
@@ -57,6 +58,10 @@ def explode_entities(outcomes_df: DataFrame, run_id: str) -> DataFrame:
         F.col("entity.text").alias("text"),
         F.col("entity.label").alias("label"),
         F.col("entity.score").alias("score"),
+        F.col("entity.x0").alias("x0"),
+        F.col("entity.top").alias("top"),
+        F.col("entity.x1").alias("x1"),
+        F.col("entity.bottom").alias("bottom"),
         "source",
         "model",
         "model_version",
@@ -106,18 +111,18 @@ def run_ner(ctx: StageContext) -> StageResult:
     ]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(F.col("doc_id").isin(doc_ids))
+        pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
+            F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK) & (F.col("char_count") > 0)
+        )
         page_count = pages_df.count()
         parts = partitions_for(page_count, ctx.config.ner.pages_per_task)
         publish_outcomes(
             ctx,
             result,
             stage=STAGE,
-            spec=ENTITIES,
             doc_ids=doc_ids,
             outcomes_df=transform_recognize(pages_df.repartition(parts), options),
-            rows=lambda outcomes_df: explode_entities(outcomes_df, ctx.run_id),
-            row_count=F.size("entities"),
+            outputs=[Output(ENTITIES, lambda df: explode_entities(df, ctx.run_id), F.size("entities"))],
             failures=transform_page_failures,
         )
     result.statuses = status_counts(ctx)

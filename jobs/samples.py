@@ -55,6 +55,9 @@ class GoldDocument:
     ocr_words: list[str] = field(default_factory=list)  # words OCR must recover
     entities: list[GoldEntity] = field(default_factory=list)
     reading_order: list[str] = field(default_factory=list)  # phrases in the order they must appear
+    present: list[str] = field(default_factory=list)  # phrases the cleaned text must contain
+    absent: list[str] = field(default_factory=list)  # phrases cleaning must remove (headers, footers)
+    table_cells: list[list[str]] = field(default_factory=list)  # expected rows of the first table
     duplicate_of: str | None = None
 
 
@@ -206,6 +209,7 @@ def supply_with_table() -> tuple[bytes, GoldDocument]:
             GoldEntity(1, "73,050.00", "MONEY"),
         ],
         reading_order=["SUPPLY AGREEMENT", "XG-4500", "AB-12345", "QT-0099", "Payment is due"],
+        table_cells=SUPPLY_ROWS,
     )
     return _flow_pdf(story), gold
 
@@ -366,6 +370,113 @@ def amendment() -> tuple[bytes, GoldDocument]:
     return _flow_pdf(story), gold
 
 
+def scanned_price_list() -> tuple[bytes, GoldDocument]:
+    """A scan of a ruled table: OCR must read the cells, not the rulings."""
+    table = Table(SUPPLY_ROWS, colWidths=[1.3 * inch, 2.8 * inch, 1.1 * inch, 1.2 * inch], rowHeights=0.45 * inch)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 1.2, colors.black),
+                ("FONTNAME", (0, 0), (-1, -1), "Helvetica"),
+                ("FONTSIZE", (0, 0), (-1, -1), 12),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    master = _flow_pdf([Paragraph("PRICE LIST FOR WAYNE ENTERPRISES", _TITLE), Spacer(1, 12), table])
+    gold = GoldDocument(
+        file="scanned_price_list.pdf",
+        status="ok",
+        pages=1,
+        ocr_pages=[1],
+        ocr_words=["PRICE", "WAYNE", "XG-4500", "AB-12345", "Calibration", "$310.00"],
+        entities=[GoldEntity(1, "WAYNE ENTERPRISES", "ORG")],
+    )
+    return _pages_pdf([_scan(master, seed=23)]), gold
+
+
+def rotated_scan() -> tuple[bytes, GoldDocument]:
+    """A page scanned sideways: orientation detection must turn it upright."""
+    image = _scan(_typed_page(NDA_LINES), seed=5).rotate(90, expand=True)
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(LETTER[1], LETTER[0]), invariant=1)
+    png = io.BytesIO()
+    image.save(png, format="PNG", optimize=True)
+    png.seek(0)
+    pdf.drawImage(ImageReader(png), 0, 0, width=LETTER[1], height=LETTER[0])
+    pdf.showPage()
+    pdf.save()
+    gold = GoldDocument(
+        file="scanned_sideways_nda.pdf",
+        status="ok",
+        pages=1,
+        ocr_pages=[1],
+        ocr_words=["NON-DISCLOSURE", "Stark", "Industries", "April", "2021"],
+        entities=[GoldEntity(1, "April 2, 2021", "DATE"), GoldEntity(1, "Tony Stark", "PERSON")],
+    )
+    return buffer.getvalue(), gold
+
+
+MINUTES_HEADER = "GLOBEX CORPORATION - MINUTES OF THE BOARD OF DIRECTORS"
+MINUTES_PAGES = [
+    [
+        "A meeting of the Board of Directors of Globex Corporation was held on",
+        "November 3, 2022 at the offices of the company in Springfield, Oregon.",
+        "Present were Hank Scorpio, Chairman, and directors Lisa Simpson and",
+        "Waylon Smithers. The Chairman called the meeting to order at 9:00 a.m.",
+    ],
+    [
+        "The Board reviewed the proposed acquisition of Initech LLC for a total",
+        "purchase price of $12,000,000 and, after discussion, adopted the resolu-",
+        "tion approving the transaction, subject to the approval of the lenders.",
+    ],
+    [
+        "The Board approved the engagement of Dewey, Cheatem and Howe LLP as",
+        "outside counsel for the acquisition, at fees not exceeding $450,000.",
+    ],
+    [
+        "There being no further business, the meeting was adjourned at 11:30 a.m.",
+        "Minutes recorded by Waylon Smithers, Corporate Secretary.",
+    ],
+]
+
+
+def board_minutes() -> tuple[bytes, GoldDocument]:
+    """Four pages with a running header and 'Page N of 4' footers, and a word hyphenated
+    across a line break: cleaning must drop the former and join the latter."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=LETTER, invariant=1)
+    width, height = LETTER
+    total = len(MINUTES_PAGES)
+    for number, lines in enumerate(MINUTES_PAGES, start=1):
+        pdf.setFont("Helvetica", 9)
+        pdf.drawString(inch, height - 0.6 * inch, MINUTES_HEADER)
+        pdf.drawRightString(width - inch, 0.5 * inch, f"Page {number} of {total}")
+        pdf.setFont("Times-Roman", 12)
+        for index, line in enumerate(lines):
+            pdf.drawString(inch, height - 1.4 * inch - index * 16, line)
+        pdf.showPage()
+    pdf.save()
+    gold = GoldDocument(
+        file="board_minutes.pdf",
+        status="ok",
+        pages=total,
+        entities=[
+            GoldEntity(1, "November 3, 2022", "DATE"),
+            GoldEntity(1, "Springfield", "GPE"),
+            GoldEntity(1, "Oregon", "GPE"),
+            GoldEntity(1, "Hank Scorpio", "PERSON"),
+            GoldEntity(1, "Lisa Simpson", "PERSON"),
+            GoldEntity(2, "12,000,000", "MONEY"),
+            GoldEntity(3, "450,000", "MONEY"),
+            GoldEntity(4, "Waylon Smithers", "PERSON"),
+        ],
+        present=["adopted the resolution approving"],
+        absent=[MINUTES_HEADER, "Page 1 of 4", "Page 4 of 4"],
+    )
+    return buffer.getvalue(), gold
+
+
 def corrupt_pdf() -> tuple[bytes, GoldDocument]:
     data = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n" + bytes(range(256)) * 4
     return data, GoldDocument(file="corrupt.pdf", status="failed", error_class="CorruptPdf")
@@ -387,6 +498,9 @@ BUILDERS: list[Callable[[], tuple[bytes, GoldDocument]]] = [
     scanned_nda,
     mixed_lease,
     amendment,
+    scanned_price_list,
+    rotated_scan,
+    board_minutes,
     corrupt_pdf,
     not_a_pdf,
     empty_pdf,

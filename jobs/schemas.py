@@ -40,17 +40,61 @@ DOCUMENTS = TableSpec(
     ),
 )
 
+BOX_SPAN = T.StructType(
+    [
+        T.StructField("start", T.IntegerType(), False),
+        T.StructField("end", T.IntegerType(), False),
+        T.StructField("x0", T.FloatType(), False),
+        T.StructField("top", T.FloatType(), False),
+        T.StructField("x1", T.FloatType(), False),
+        T.StructField("bottom", T.FloatType(), False),
+    ]
+)
+
 PAGES = TableSpec(
     name="pages",
-    description="The stored text of every page; entity offsets point into `text`.",
+    description="Every page of every processed document; entity offsets point into `text`.",
     key=("doc_id", "page_no"),
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),
             T.StructField("page_no", T.IntegerType(), False),  # from 1
-            T.StructField("method", T.StringType(), False),  # text | ocr
+            T.StructField("status", T.StringType(), False),  # ok | failed | skipped
+            T.StructField("error_class", T.StringType(), True),
+            T.StructField("error_message", T.StringType(), True),
+            T.StructField("method", T.StringType(), False),  # text | ocr | none
+            T.StructField("route_reason", T.StringType(), True),
             T.StructField("text", T.StringType(), False),
             T.StructField("char_count", T.IntegerType(), False),
+            T.StructField("text_chars", T.IntegerType(), True),
+            T.StructField("image_coverage", T.DoubleType(), True),
+            T.StructField("bad_char_share", T.DoubleType(), True),
+            T.StructField("invisible_share", T.DoubleType(), True),
+            T.StructField("ocr_confidence", T.DoubleType(), True),
+            T.StructField("width_pt", T.DoubleType(), True),
+            T.StructField("height_pt", T.DoubleType(), True),
+            T.StructField("word_boxes", T.ArrayType(BOX_SPAN, False), False),
+            T.StructField("run_id", T.StringType(), False),
+        ]
+    ),
+)
+
+TABLE_CELLS = TableSpec(
+    name="tables",
+    description="Cells of the ruled tables found on digital pages, also present in the page text.",
+    key=("doc_id", "page_no", "table_no", "row", "col"),
+    schema=T.StructType(
+        [
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("page_no", T.IntegerType(), False),
+            T.StructField("table_no", T.IntegerType(), False),  # from 1 on each page
+            T.StructField("row", T.IntegerType(), False),  # from 1
+            T.StructField("col", T.IntegerType(), False),  # from 1
+            T.StructField("text", T.StringType(), False),
+            T.StructField("x0", T.DoubleType(), False),
+            T.StructField("top", T.DoubleType(), False),
+            T.StructField("x1", T.DoubleType(), False),
+            T.StructField("bottom", T.DoubleType(), False),
             T.StructField("run_id", T.StringType(), False),
         ]
     ),
@@ -69,6 +113,10 @@ ENTITIES = TableSpec(
             T.StructField("text", T.StringType(), False),
             T.StructField("label", T.StringType(), False),
             T.StructField("score", T.DoubleType(), True),  # null where the model gives none
+            T.StructField("x0", T.DoubleType(), True),  # bounding box on the page, in points
+            T.StructField("top", T.DoubleType(), True),
+            T.StructField("x1", T.DoubleType(), True),
+            T.StructField("bottom", T.DoubleType(), True),
             T.StructField("source", T.StringType(), False),
             T.StructField("model", T.StringType(), False),
             T.StructField("model_version", T.StringType(), False),
@@ -77,7 +125,7 @@ ENTITIES = TableSpec(
     ),
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (DOCUMENTS, PAGES, ENTITIES)}
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES)}
 
 # What the per-document / per-page UDFs return: one outcome row per unit of work, with
 # its results nested and its error (if any) alongside, so that nothing is silently lost.
@@ -93,15 +141,74 @@ PROBE_RESULT = T.StructType(
     ]
 )
 
-PAGE_RESULT = T.StructType(
+_SIGNALS = [
+    T.StructField("text_chars", T.IntegerType(), True),
+    T.StructField("image_coverage", T.DoubleType(), True),
+    T.StructField("bad_char_share", T.DoubleType(), True),
+    T.StructField("invisible_share", T.DoubleType(), True),
+]
+
+TABLE_CELL = T.StructType(
     [
-        T.StructField("page_no", T.IntegerType(), False),
-        T.StructField("method", T.StringType(), False),
+        T.StructField("table_no", T.IntegerType(), False),
+        T.StructField("row", T.IntegerType(), False),
+        T.StructField("col", T.IntegerType(), False),
         T.StructField("text", T.StringType(), False),
-        T.StructField("char_count", T.IntegerType(), False),
+        T.StructField("x0", T.DoubleType(), False),
+        T.StructField("top", T.DoubleType(), False),
+        T.StructField("x1", T.DoubleType(), False),
+        T.StructField("bottom", T.DoubleType(), False),
     ]
 )
 
+# Extract pass 1 and 2 output: one row per page (page_no 0: the whole document failed).
+RAW_PAGE = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType(), False),
+        T.StructField("source_path", T.StringType(), False),
+        T.StructField("page_count", T.IntegerType(), True),
+        T.StructField("page_no", T.IntegerType(), False),
+        T.StructField("status", T.StringType(), False),  # ok | failed | pending_ocr
+        T.StructField("method", T.StringType(), False),
+        T.StructField("route_reason", T.StringType(), True),
+        T.StructField("error_class", T.StringType(), True),
+        T.StructField("error_message", T.StringType(), True),
+        T.StructField("width_pt", T.DoubleType(), True),
+        T.StructField("height_pt", T.DoubleType(), True),
+        T.StructField("text", T.StringType(), False),
+        T.StructField("spans", T.ArrayType(BOX_SPAN, False), False),
+        T.StructField("tables", T.ArrayType(TABLE_CELL, False), False),
+        *_SIGNALS,
+        T.StructField("ruling_lines", T.IntegerType(), True),
+        T.StructField("columns", T.IntegerType(), True),
+        T.StructField("ocr_confidence", T.DoubleType(), True),
+        T.StructField("ocr_dpi", T.IntegerType(), True),
+        T.StructField("ocr_rotation", T.IntegerType(), True),
+        T.StructField("ocr_skew", T.DoubleType(), True),
+    ]
+)
+
+PAGE_RESULT = T.StructType(
+    [
+        T.StructField("page_no", T.IntegerType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("error_class", T.StringType(), True),
+        T.StructField("error_message", T.StringType(), True),
+        T.StructField("method", T.StringType(), False),
+        T.StructField("route_reason", T.StringType(), True),
+        T.StructField("text", T.StringType(), False),
+        T.StructField("char_count", T.IntegerType(), False),
+        *_SIGNALS,
+        T.StructField("ocr_confidence", T.DoubleType(), True),
+        T.StructField("width_pt", T.DoubleType(), True),
+        T.StructField("height_pt", T.DoubleType(), True),
+        T.StructField("word_boxes", T.ArrayType(BOX_SPAN, False), False),
+    ]
+)
+
+PAGE_TABLE_CELL = T.StructType([T.StructField("page_no", T.IntegerType(), False), *TABLE_CELL.fields])
+
+# Extract pass 3 output: one row per document.
 EXTRACT_RESULT = T.StructType(
     [
         T.StructField("doc_id", T.StringType(), False),
@@ -109,6 +216,7 @@ EXTRACT_RESULT = T.StructType(
         T.StructField("error_class", T.StringType(), True),
         T.StructField("error_message", T.StringType(), True),
         T.StructField("pages", T.ArrayType(PAGE_RESULT, False), False),
+        T.StructField("tables", T.ArrayType(PAGE_TABLE_CELL, False), False),
     ]
 )
 
@@ -119,6 +227,10 @@ ENTITY_RESULT = T.StructType(
         T.StructField("text", T.StringType(), False),
         T.StructField("label", T.StringType(), False),
         T.StructField("score", T.DoubleType(), True),
+        T.StructField("x0", T.DoubleType(), True),
+        T.StructField("top", T.DoubleType(), True),
+        T.StructField("x1", T.DoubleType(), True),
+        T.StructField("bottom", T.DoubleType(), True),
     ]
 )
 

@@ -14,16 +14,24 @@ from typing import Any
 from pyspark.sql import Row, SparkSession
 
 from jobs.lake import list_tables, read_table
+from jobs.views import VIEWS
 
 FORMATS = ("table", "csv", "json")
 
 
 def register_views(spark: SparkSession, lake: str | Path) -> dict[str, str]:
-    """Create (or replace) a temporary view per table; returns name → path."""
+    """Create (or replace) a temporary view per table and per derived view; returns name → source."""
     tables = list_tables(lake)
+    frames = {}
     for name, path in tables.items():
-        read_table(spark, Path(path).parent, name).createOrReplaceTempView(name)
-    return tables
+        frames[name] = read_table(spark, Path(path).parent, name)
+        frames[name].createOrReplaceTempView(name)
+    views = {}
+    for view, (source, build) in VIEWS.items():
+        if source in frames and view not in tables:
+            build(frames[source]).createOrReplaceTempView(view)
+            views[view] = f"view over {source}"
+    return {**tables, **views}
 
 
 def run_query(spark: SparkSession, lake: str | Path, query: str) -> tuple[list[str], list[Row]]:

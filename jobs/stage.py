@@ -103,25 +103,33 @@ def status_counts(ctx: StageContext) -> dict[str, int]:
     return {str(r["status"]): int(r["count"]) for r in sorted(rows, key=lambda r: r["status"])}
 
 
+@dataclass(frozen=True)
+class Output:
+    """One table a stage writes from its UDF outcomes: which, how to get its rows, how to count them."""
+
+    spec: TableSpec
+    rows: Callable[[DataFrame], DataFrame]
+    row_count: Column
+
+
 def publish_outcomes(
     ctx: StageContext,
     result: StageResult,
     *,
     stage: str,
-    spec: TableSpec,
     doc_ids: list[str],
     outcomes_df: DataFrame,
-    rows: Callable[[DataFrame], DataFrame],
-    row_count: Column,
+    outputs: Sequence[Output],
     failures: Callable[[DataFrame], DataFrame],
 ) -> None:
-    """Write a stage's rows for ``doc_ids`` (replacing their earlier rows) in one commit, then
-    record the documents it failed. The UDF outcomes are computed once (persisted) for both."""
+    """Write a stage's rows for ``doc_ids`` (replacing their earlier rows), one commit per
+    table, then record the documents it failed. The UDF outcomes are computed once."""
     cached = outcomes_df.persist()
     try:
-        written = ctx.write(rows(cached), spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
-        result.versions[spec.name] = written.version
-        result.rows_written[spec.name] = sum_of(cached, row_count)
+        for output in outputs:
+            written = ctx.write(output.rows(cached), output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
+            result.versions[output.spec.name] = written.version
+            result.rows_written[output.spec.name] = sum_of(cached, output.row_count)
         failed = [row.asDict() for row in failures(cached).collect()]
     finally:
         cached.unpersist()

@@ -19,7 +19,7 @@ def _documented() -> dict[str, list[tuple[str, str, bool]]]:
             current = heading.group(1)
             tables[current] = []
             continue
-        row = re.match(r"^\| (\w+) \| (\w+) \| (yes|no) \|", line)
+        row = re.match(r"^\| (\w+) \| ([\w<>:,]+) \| (yes|no) \|", line)
         if current and row and row.group(1) != "column":
             tables[current].append((row.group(1), row.group(2), row.group(3) == "yes"))
     return tables

@@ -76,14 +76,49 @@ def test_pages_come_from_the_text_layer_or_ocr_as_needed(spark, first_run, sampl
         assert sorted(pages[name]) == list(range(1, record.pages + 1)), name
         for page_no, page in pages[name].items():
             expected = "ocr" if page_no in record.ocr_pages else "text"
-            assert page["method"] == expected, (name, page_no)
+            assert (page["status"], page["method"]) == ("ok", expected), (name, page_no)
+            assert page["route_reason"], (name, page_no)
             assert page["char_count"] == len(page["text"]) > 0
+            assert (page["ocr_confidence"] is not None) == (expected == "ocr")
+            assert page["word_boxes"] and page["word_boxes"][-1]["end"] <= page["char_count"]
         ocr_text = " ".join(pages[name][p]["text"] for p in record.ocr_pages)
         for word in record.ocr_words:
             assert word in ocr_text, (name, word)
+        assert "|" not in ocr_text, name
         full_text = _norm(" ".join(pages[name][p]["text"] for p in sorted(pages[name])))
         positions = [full_text.find(phrase) for phrase in record.reading_order]
         assert -1 not in positions and positions == sorted(positions), (name, positions)
+        for phrase in record.present:
+            assert phrase in full_text, (name, phrase)
+        for phrase in record.absent:
+            assert phrase not in full_text, (name, phrase)
+
+
+def test_tables_are_stored_cell_by_cell(spark, first_run, sample_dir, gold, lake):
+    ctx, _ = first_run
+    names = _names_of_processed(spark, lake, ctx.run_id, sample_dir)
+    cells = defaultdict(dict)
+    for row in _rows(spark, lake, "tables", ctx.run_id):
+        cells[names[row["doc_id"]]][(row["page_no"], row["table_no"], row["row"], row["col"])] = row
+    for name, record in gold.items():
+        if not record.table_cells:
+            continue
+        expected = {
+            (1, 1, r + 1, c + 1): value for r, row in enumerate(record.table_cells) for c, value in enumerate(row)
+        }
+        assert {key: cell["text"] for key, cell in cells[name].items()} == expected
+        assert all(cell["x0"] < cell["x1"] and cell["top"] < cell["bottom"] for cell in cells[name].values())
+
+
+def test_document_text_maps_back_to_pages(spark, first_run, lake):
+    from jobs.views import document_text
+
+    pages = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages") if r["status"] == "ok"}
+    documents = document_text(read_table(spark, lake, "pages")).collect()
+    assert documents
+    for document in documents:
+        for part in document["pages"]:
+            assert document["text"][part["start"] : part["end"]] == pages[(document["doc_id"], part["page_no"])]
 
 
 def test_entity_offsets_point_into_the_stored_page_text(spark, first_run, lake):
@@ -101,6 +136,7 @@ def test_entity_offsets_point_into_the_stored_page_text(spark, first_run, lake):
             "3.8.0",
         )
         assert entity["score"] is None
+        assert entity["x0"] < entity["x1"] and entity["top"] < entity["bottom"]
     # the same invariant, checked by Spark SQL over the Delta tables
     read_table(spark, lake, "pages").createOrReplaceTempView("t_pages")
     read_table(spark, lake, "entities").createOrReplaceTempView("t_entities")
@@ -185,10 +221,12 @@ def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_
     )
     assert documents["services_agreement.pdf"]["status"] == "ok"
     assert documents["services_agreement_copy.pdf"]["status"] == "skipped"  # untouched by the update
-    pages = {(r["doc_id"], r["page_no"]) for r in _rows(spark, tmp_path, "pages")}
-    assert (documents["mixed_lease.pdf"]["doc_id"], 1) in pages  # the page that worked is kept
-    assert (documents["mixed_lease.pdf"]["doc_id"], 2) not in pages
-    assert result.statuses["failed"] == 4 and result.statuses["partial"] == 1
+    pages = {(r["doc_id"], r["page_no"]): r for r in _rows(spark, tmp_path, "pages")}
+    kept = pages[(documents["mixed_lease.pdf"]["doc_id"], 1)]  # the page that worked is kept
+    lost = pages[(documents["mixed_lease.pdf"]["doc_id"], 2)]  # the one that did not is recorded
+    assert (kept["status"], lost["status"], lost["error_class"], lost["text"]) == ("ok", "failed", "OcrUnavailable", "")
+    ocr_only = ("scanned_nda.pdf", "scanned_price_list.pdf", "scanned_sideways_nda.pdf")
+    assert result.statuses["failed"] == 3 + len(ocr_only) and result.statuses["partial"] == 1
 
 
 def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
@@ -200,6 +238,6 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), "explore_lake.ipynb", "exec"), namespace)
-    assert len(namespace["documents"]) == 10
+    assert len(namespace["documents"]) == 13
     assert not namespace["top_orgs"].empty
     assert namespace["mentions_of"](namespace["example"])["context"].str.contains(r"\[").all()

@@ -37,6 +37,8 @@ def probe_file(source_path: str, size_bytes: int, max_file_bytes: int) -> dict[s
         row["size_bytes"] = len(data)
         row["doc_id"] = hashlib.sha256(data).hexdigest()
         row["page_count"] = page_count(data)
+        if row["page_count"] == 0:
+            raise DocumentError("the PDF has no pages", "NoPages")
     except OSError as exc:
         failure = describe(DocumentError(f"cannot read the file: {exc}", "ReadError"))
         row.update(status=failure.status, error_class=failure.error_class, error_message=failure.message)

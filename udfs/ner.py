@@ -6,19 +6,23 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from udfs.boxes import span_box
 from udfs.errors import describe
 from udfs.ner_spacy import Entity, LoadedSpacy, SpacyOptions, cached_spacy, recognize
 
 SOURCE_SPACY = "spacy"
 
 
-def _entity_rows(text: str, entities: list[Entity]) -> list[dict[str, object]]:
+def _entity_rows(item: dict, entities: list[Entity]) -> list[dict[str, object]]:
+    """Entities as rows, each with the box of the words it covers on the page."""
+    text, word_boxes = item["text"], item.get("word_boxes") or []
     rows = []
     for entity in entities:
         # Offsets must point into the stored text; a span that does not is a bug, not data.
         if text[entity.start : entity.end] != entity.text:
             raise ValueError(f"entity {entity.text!r} does not match text[{entity.start}:{entity.end}]")
-        rows.append(entity._asdict())
+        box = span_box(word_boxes, entity.start, entity.end) or dict.fromkeys(("x0", "top", "x1", "bottom"))
+        rows.append({**entity._asdict(), **box})
     return rows
 
 
@@ -46,15 +50,14 @@ def recognize_batches(
         try:
             found = recognize(loaded, texts, options)
             rows = [
-                _page_row(item, loaded, _entity_rows(item["text"], ents), None)
-                for item, ents in zip(items, found, strict=True)
+                _page_row(item, loaded, _entity_rows(item, ents), None) for item, ents in zip(items, found, strict=True)
             ]
         except Exception:  # noqa: BLE001 - isolate the failing page(s) by running one at a time
             rows = []
             for item in items:
                 try:
                     ents = recognize(loaded, [item["text"]], options)[0]
-                    rows.append(_page_row(item, loaded, _entity_rows(item["text"], ents), None))
+                    rows.append(_page_row(item, loaded, _entity_rows(item, ents), None))
                 except Exception as exc:  # noqa: BLE001 - recorded on the page's document
                     failure = describe(exc)
                     rows.append(_page_row(item, loaded, [], (failure.error_class, failure.message)))

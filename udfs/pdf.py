@@ -37,12 +37,3 @@ def page_count(data: bytes) -> int:
         return len(document)
     finally:
         document.close()
-
-
-def text_layer(page: pdfium.PdfPage) -> str:
-    """The page's text layer in content order, as pdfium reports it (uncleaned)."""
-    textpage = page.get_textpage()
-    try:
-        return textpage.get_text_range()
-    finally:
-        textpage.close()

@@ -1,0 +1,73 @@
+"""Geometry helpers: ruling detection, OCR box mapping, entity boxes from word boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image
+
+from udfs.boxes import span_box
+from udfs.ocr import _long_runs, _PageFrame
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(bool, st.tuples(st.integers(1, 6), st.integers(1, 30))), st.integers(2, 9), st.sampled_from([0, 1]))
+def test_long_runs_match_brute_force(dark, length, axis):
+    got = _long_runs(dark, length, axis)
+    expected = np.zeros_like(dark)
+    lines = dark if axis == 1 else dark.T
+    marks = expected if axis == 1 else expected.T
+    for row in range(lines.shape[0]):
+        for start in range(lines.shape[1] - length + 1):
+            if lines[row, start : start + length].all():
+                marks[row, start : start + length] = True
+    assert (got == expected).all()
+
+
+def _dot_position(image: Image.Image) -> tuple[float, float]:
+    ys, xs = np.nonzero(np.asarray(image) < 128)
+    return float(xs.mean()), float(ys.mean())
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+@pytest.mark.parametrize("skew", [0.0, 2.5, -4.0])
+def test_ocr_boxes_map_back_to_the_original_page(rotation, skew):
+    width, height, dpi = 300, 200, 72  # 72 dpi: pixels are points
+    original = Image.new("L", (width, height), 255)
+    original.paste(0, (60, 40, 66, 46))  # a 6x6 dot centred at (63, 43)
+    processed = original.rotate(-rotation, expand=True) if rotation else original
+    if skew:
+        processed = processed.rotate(skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
+    x, y = _dot_position(processed)
+    box = _PageFrame(width, height, dpi, rotation, skew).to_page(x - 3, y - 3, x + 3, y + 3)
+    assert abs((box.x0 + box.x1) / 2 - 63) < 1.5
+    assert abs((box.top + box.bottom) / 2 - 43) < 1.5
+
+
+WORDS = [
+    {"start": 0, "end": 4, "x0": 10.0, "top": 10.0, "x1": 40.0, "bottom": 20.0},
+    {"start": 5, "end": 13, "x0": 45.0, "top": 10.0, "x1": 100.0, "bottom": 20.0},
+    {"start": 14, "end": 18, "x0": 10.0, "top": 25.0, "x1": 40.0, "bottom": 35.0},
+]
+
+
+def test_entity_box_is_the_union_of_its_words():
+    assert span_box(WORDS, 0, 13) == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 20.0}
+    assert span_box(WORDS, 7, 16) == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 35.0}
+    assert span_box(WORDS, 4, 5) is None  # only the space between words
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 20), st.integers(0, 20))
+def test_entity_box_covers_every_word_it_overlaps(start, end):
+    box = span_box(WORDS, start, end)
+    overlapping = [w for w in WORDS if w["start"] < end and w["end"] > start]
+    if not overlapping or end <= start:
+        assert box is None
+        return
+    for word in overlapping:
+        assert box["x0"] <= word["x0"] and box["x1"] >= word["x1"]
+        assert box["top"] <= word["top"] and box["bottom"] >= word["bottom"]
