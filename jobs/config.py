@@ -8,6 +8,7 @@ key, the value and the file (or override) it came from.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -70,6 +71,8 @@ class OcrSettings(_Section):
 class RoutingSettings(_Section):
     # A page goes to OCR when its text layer has fewer printable characters than this, …
     min_text_chars: int = Field(16, ge=0)
+    # (unless nothing else is drawn on it: no image and fewer vector paths than this) …
+    min_paths_to_ocr: int = Field(50, ge=0)
     # … or images cover this share of it and it has fewer characters than image_page_max_chars, …
     image_page_coverage: float = Field(0.6, ge=0, le=1)
     image_page_max_chars: int = Field(300, ge=0)
@@ -81,8 +84,9 @@ class RoutingSettings(_Section):
 
 class ExtractSettings(_Section):
     max_pages: int = Field(5000, ge=1)
-    pages_per_range: int = Field(32, ge=1)
-    ocr_pages_per_task: int = Field(2, ge=1)
+    pages_per_range: int = Field(16, ge=1)
+    # pages that need OCR are spread over all tasks, this many per task
+    ocr_pages_per_task: int = Field(1, ge=1)
     layout: bool = True
     min_ruling_lines: int = Field(4, ge=1)
     remove_headers_footers: bool = True
@@ -191,6 +195,23 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
+_KEY_PART = re.compile(r"\[([^\]]+)\]|([^.\[\]]+)")
+
+
+def _key_parts(key: str) -> list[str]:
+    """``a.b.c`` → [a, b, c]; a bracketed part keeps its dots: ``spark.conf[spark.ui.port]``."""
+    parts, position = [], 0
+    while position < len(key):
+        match = _KEY_PART.match(key, position)
+        if match is None:
+            raise ConfigError(f"--conf key {key!r} is malformed at {key[position:]!r}")
+        parts.append(match.group(1) or match.group(2))
+        position = match.end()
+        if position < len(key) and key[position] == ".":
+            position += 1
+    return parts
+
+
 def _parse_override(item: str) -> dict[str, Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
@@ -201,7 +222,7 @@ def _parse_override(item: str) -> dict[str, Any]:
         raise ConfigError(f"--conf {item!r}: value is not valid YAML: {exc}") from None
     nested: dict[str, Any] = {}
     cursor = nested
-    parts = key.strip().split(".")
+    parts = _key_parts(key.strip())
     for part in parts[:-1]:
         cursor = cursor.setdefault(part, {})
     cursor[parts[-1]] = value

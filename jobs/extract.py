@@ -26,7 +26,7 @@ from jobs.stage import (
     status_counts,
 )
 from udfs.errors import STATUS_OK
-from udfs.extract import PENDING_OCR, ExtractOptions, RoutingOptions, assemble_table, ocr_batches, scan_batches
+from udfs.extract import PENDING, ExtractOptions, RoutingOptions, assemble_table, finish_batches, scan_batches
 from udfs.ocr import OcrOptions, tesseract_problem
 
 STAGE = "extract"
@@ -39,6 +39,7 @@ def extract_options(config: DocnerConfig) -> ExtractOptions:
     return ExtractOptions(
         routing=RoutingOptions(
             min_text_chars=routing.min_text_chars,
+            min_paths_to_ocr=routing.min_paths_to_ocr,
             image_page_coverage=routing.image_page_coverage,
             image_page_max_chars=routing.image_page_max_chars,
             max_bad_char_share=routing.max_bad_char_share,
@@ -91,13 +92,14 @@ def transform_scan(ranges_df: DataFrame, options: ExtractOptions) -> DataFrame:
     return ranges_df.mapInArrow(scan, RAW_PAGE)
 
 
-def transform_ocr(pending_df: DataFrame, options: ExtractOptions) -> DataFrame:
+def transform_finish(pending_df: DataFrame, options: ExtractOptions) -> DataFrame:
+    """Pending (OCR) pages → finished page rows; spread ``pending_df`` evenly first."""
     out_schema = to_arrow_schema(RAW_PAGE)
 
-    def ocr(batches):
-        return ocr_batches(batches, options, out_schema)
+    def finish(batches):
+        return finish_batches(batches, options, out_schema)
 
-    return pending_df.mapInArrow(ocr, RAW_PAGE)
+    return pending_df.mapInArrow(finish, RAW_PAGE)
 
 
 def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions) -> DataFrame:
@@ -142,12 +144,12 @@ def run_extract(ctx: StageContext) -> StageResult:
         range_parts = min(ranges_df.count(), ctx.spark.sparkContext.defaultParallelism * 8)
         scanned_df = transform_scan(ranges_df.repartition(max(1, range_parts)), options).persist()
         try:
-            pending = scanned_df.where(F.col("status") == PENDING_OCR)
+            pending = scanned_df.where(F.col("status") == PENDING)
             pending_pages = pending.count()
-            ocr_df = transform_ocr(
+            finished_df = transform_finish(
                 pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options
             )
-            raw_pages_df = scanned_df.where(F.col("status") != PENDING_OCR).unionByName(ocr_df)
+            raw_pages_df = scanned_df.where(F.col("status") != PENDING).unionByName(finished_df)
             publish_outcomes(
                 ctx,
                 result,

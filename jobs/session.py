@@ -39,6 +39,9 @@ def spark_settings(config: DocnerConfig) -> dict[str, str]:
         "spark.ui.enabled": str(config.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.python.worker.reuse": "true",
+        # Unix sockets between the JVM and its Python workers: over loopback TCP each task
+        # waited ~40 ms on delayed ACKs (measured: 100 Arrow tasks 5.8 s -> 1.8 s).
+        "spark.python.unix.domain.socket.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
     }
     if config.spark.driver_memory:

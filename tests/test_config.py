@@ -72,6 +72,11 @@ def test_malformed_yaml_is_reported(tmp_path):
         load_config("local", tmp_path)
 
 
+def test_override_of_a_spark_setting_with_dots_in_its_name():
+    config = load_config("local", CONF, ["spark.conf[spark.eventLog.enabled]=true"])
+    assert config.spark.conf == {"spark.eventLog.enabled": True}
+
+
 def test_override_without_equals_sign():
     with pytest.raises(ConfigError, match=r"KEY\.PATH=VALUE"):
         load_config("local", CONF, ["spark.master"])

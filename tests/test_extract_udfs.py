@@ -116,7 +116,10 @@ def test_javascript_is_never_run_and_the_text_is_read(tmp_path):
     ("signals", "expected"),
     [
         (PageSignals(text_chars=1500), (False, "text_layer")),
-        (PageSignals(text_chars=3), (True, "no_text_layer")),
+        (PageSignals(text_chars=3, image_coverage=0.9), (True, "no_text_layer")),
+        (PageSignals(text_chars=3, vector_paths=400), (True, "no_text_layer")),  # text drawn as outlines
+        (PageSignals(text_chars=3), (False, "sparse_text")),
+        (PageSignals(text_chars=0), (False, "blank_page")),
         (PageSignals(text_chars=900, bad_char_share=0.6), (True, "unmapped_glyphs")),
         (PageSignals(text_chars=900, invisible_share=1.0), (True, "invisible_text")),
         (PageSignals(text_chars=900, outside_share=0.9), (True, "text_outside_page")),
@@ -284,3 +287,17 @@ def test_word_boxes_point_at_words_on_the_page(sample_dir, name):
             assert -1 <= box["x0"] < box["x1"] <= page["width_pt"] + 1
             assert -1 <= box["top"] < box["bottom"] <= page["height_pt"] + 1
             previous_end = box["end"]
+
+
+def test_thousands_of_pages_past_the_cap_are_skipped_not_read(tmp_path):
+    data = text_pdf(*[f"Schedule line {n}" for n in range(1, 3001)], pagesize=(200, 100))
+    outcome = _extract(_file(tmp_path, "huge.pdf", data), ExtractOptions(max_pages=60))
+    assert len(outcome["pages"]) == 3000
+    assert sum(p["status"] == STATUS_SKIPPED for p in outcome["pages"]) == 2940
+    assert outcome["pages"][59]["text"] == "Schedule line 60"
+    assert (outcome["status"], outcome["error_class"]) == (STATUS_PARTIAL, "PageLimit")
+
+
+def test_tiny_page_is_handled(tmp_path):
+    page = _page(_extract(_file(tmp_path, "tiny.pdf", image_pdf(text_image(["x"], size=(8, 8)), pagesize=(1, 1)))))
+    assert (page["status"], page["method"]) == (STATUS_OK, "ocr")

@@ -1,9 +1,11 @@
 """Extract UDFs, in three passes so that pages, not documents, are the unit of heavy work.
 
 1. **scan** (per page range of a document): read the text layer and measure each page;
-   route it to the text layer, to a layout pass (columns, ruled tables: pdfplumber), or to
-   OCR. Digital pages come out finished; OCR pages come out ``pending_ocr``.
-2. **ocr** (per page, spread evenly over all tasks): render and read with Tesseract.
+   route it to the text layer, to a layout pass (columns, ruled tables: pdfplumber, which
+   shares its parsed fonts across the pages of a range), or to OCR. Digital pages come
+   out finished; OCR pages come out ``pending``.
+2. **finish** (per pending page, spread evenly over all tasks): OCR with Tesseract — the
+   expensive pages, so a long scan must not sit in one task.
 3. **assemble** (per document, pages in order): remove repeated headers/footers and page
    numbers, clean the text while keeping every character's box, settle the document's
    status, add rows for pages past the page cap.
@@ -14,6 +16,7 @@ Rows travel as plain dicts matching the Arrow schemas the Spark job passes in.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,13 +44,16 @@ from udfs.pdf import open_pdf
 METHOD_TEXT = "text"
 METHOD_OCR = "ocr"
 METHOD_NONE = "none"
-PENDING_OCR = "pending_ocr"
+PENDING = "pending"  # routed to OCR, done in the finish pass
 DOCUMENT_LEVEL = 0  # page_no of a row that describes the whole document
 
 
 @dataclass(frozen=True)
 class RoutingOptions:
     min_text_chars: int = 16
+    # a page with little text and nothing else drawn (no image, few paths) is not OCR'd:
+    # there is nothing more on it to read
+    min_paths_to_ocr: int = 50
     image_page_coverage: float = 0.6
     image_page_max_chars: int = 300
     max_bad_char_share: float = 0.2
@@ -69,6 +75,8 @@ class ExtractOptions:
 def route(signals: PageSignals, options: RoutingOptions) -> tuple[bool, str]:
     """(needs OCR, reason) from the measured signals, first matching rule wins."""
     if signals.text_chars < options.min_text_chars:
+        if signals.image_coverage == 0 and signals.vector_paths < options.min_paths_to_ocr:
+            return False, "sparse_text" if signals.text_chars else "blank_page"
         return True, "no_text_layer"
     if signals.bad_char_share > options.max_bad_char_share:
         return True, "unmapped_glyphs"
@@ -168,8 +176,6 @@ class _PlumberDocument:
 
     def page(self, page_no: int) -> Any:
         if self.pdf is None:
-            import io
-
             import pdfplumber
 
             self.pdf = pdfplumber.open(io.BytesIO(self.data))
@@ -202,7 +208,7 @@ def scan_page(
     )
     needs_ocr, reason = route(signals, options.routing)
     if needs_ocr and options.ocr_enabled:
-        row.update(status=PENDING_OCR, method=METHOD_OCR, route_reason=reason)
+        row.update(status=PENDING, method=METHOD_OCR, route_reason=reason)
         return row
     if needs_ocr:
         row.update(route_reason=f"ocr_disabled:{reason}")
@@ -214,8 +220,7 @@ def scan_page(
             row.update(route_reason="layout:columns" if signals.columns > 1 else "layout:table")
             return _with_text(row, laid_out)
         except Exception as exc:  # noqa: BLE001 - pdfminer chokes on some files: keep pdfium's text
-            failure = describe(exc)
-            row.update(route_reason=f"text_layer(layout failed: {failure.error_class})")
+            row.update(route_reason=f"text_layer (layout failed: {describe(exc).error_class})")
             return _with_text(row, layer)
     row.update(route_reason=reason)
     return _with_text(row, layer)
@@ -264,11 +269,11 @@ def scan_batches(
             yield pa.RecordBatch.from_pylist(rows, schema=out_schema)
 
 
-# --- pass 2: OCR -------------------------------------------------------------------------
+# --- pass 2: finish the expensive pages ---------------------------------------------------
 
 
 class _OpenDocuments:
-    """A couple of recently opened PDFs per task: consecutive pages of a document reuse it."""
+    """A couple of recently opened PDFs per task: consecutive pages of a document reuse them."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
@@ -290,11 +295,11 @@ class _OpenDocuments:
         self.documents.clear()
 
 
-def ocr_row(row: dict[str, Any], documents: _OpenDocuments, options: ExtractOptions) -> dict[str, Any]:
+def finish_row(row: dict[str, Any], documents: _OpenDocuments, options: ExtractOptions) -> dict[str, Any]:
+    """OCR one pending page; a failure is recorded on the page."""
     row = dict(row)
     try:
-        document = documents.get(row["doc_id"], row["source_path"])
-        page = document[row["page_no"] - 1]
+        page = documents.get(row["doc_id"], row["source_path"])[row["page_no"] - 1]
         try:
             result: OcrResult = ocr_page(page, options.ocr)
         finally:
@@ -313,15 +318,15 @@ def ocr_row(row: dict[str, Any], documents: _OpenDocuments, options: ExtractOpti
     return _with_text(row, PageText(result.mapped, result.boxes))
 
 
-def ocr_batches(
+def finish_batches(
     batches: Iterator[pa.RecordBatch], options: ExtractOptions, out_schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: pending_ocr page rows in, the same rows with their OCR text out."""
+    """mapInArrow body: pending page rows in, the same rows with their OCR text out."""
     documents = _OpenDocuments()
     try:
         for batch in batches:
             for row in batch.to_pylist():
-                yield pa.RecordBatch.from_pylist([ocr_row(row, documents, options)], schema=out_schema)
+                yield pa.RecordBatch.from_pylist([finish_row(row, documents, options)], schema=out_schema)
     finally:
         documents.close()
 
@@ -446,7 +451,7 @@ def extract_document(doc_id: str, source_path: str, page_count: int, options: Ex
         rows.extend(scan_range(doc_id, source_path, page_count, first, min(first + 63, max(last, 1)), options))
     documents = _OpenDocuments()
     try:
-        rows = [ocr_row(row, documents, options) if row["status"] == PENDING_OCR else row for row in rows]
+        rows = [finish_row(row, documents, options) if row["status"] == PENDING else row for row in rows]
     finally:
         documents.close()
     if not rows:

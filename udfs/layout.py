@@ -13,11 +13,11 @@ from __future__ import annotations
 import ctypes
 import itertools
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
@@ -25,8 +25,12 @@ from udfs.mapped_text import NO_SOURCE, MappedText
 
 _WORD = re.compile(r"\S+")
 _CID = re.compile(r"\(cid:\d+\)")
-_BAD_CATEGORIES = {"Co", "Cn", "Cs"}
-_ALLOWED_CONTROLS = {"\n", "\r", "\t", "\x02", "\ufffe"}  # pdfium's hyphen marks
+# Characters that are not text: controls (except tab/newlines and pdfium's hyphen marks
+# U+0002/U+FFFE), private-use code points, surrogates and the replacement character.
+_BAD_CHAR = re.compile(
+    "[\x00\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]"
+)
+_NOT_INK = re.compile(r"[\s\x02\ufffe]")
 TEXT_RENDER_INVISIBLE = 3
 IMAGE_GRID = 48
 
@@ -62,6 +66,7 @@ class PageSignals:
     invisible_share: float = 0.0  # characters drawn in invisible render mode (an OCR layer)
     outside_share: float = 0.0  # characters placed outside the page box
     ruling_lines: int = 0  # thin horizontal/vertical path objects (table rulings)
+    vector_paths: int = 0  # all path objects (text drawn as outlines shows up here)
     columns: int = 1  # text columns detected from word positions
 
 
@@ -135,13 +140,40 @@ def _bounds(obj: Any) -> tuple[float, float, float, float]:
     return left.value, bottom.value, right.value, top.value
 
 
-def _has_image(form: Any) -> bool:
-    for index in range(pdfium_c.FPDFFormObj_CountObjects(form)):
-        child = pdfium_c.FPDFFormObj_GetObject(form, index)
-        kind = pdfium_c.FPDFPageObj_GetType(child)
-        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE or (kind == pdfium_c.FPDF_PAGEOBJ_FORM and _has_image(child)):
-            return True
-    return False
+def _matrix(obj: Any) -> tuple[float, float, float, float, float, float]:
+    matrix = pdfium_c.FS_MATRIX()
+    if not pdfium_c.FPDFPageObj_GetMatrix(obj, ctypes.byref(matrix)):
+        return 1.0, 0.0, 0.0, 1.0, 0.0, 0.0
+    return matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f
+
+
+def _transform(
+    bounds: tuple[float, float, float, float], matrix: tuple[float, float, float, float, float, float]
+) -> tuple[float, float, float, float]:
+    a, b, c, d, e, f = matrix
+    x0, y0, x1, y1 = bounds
+    xs, ys = [], []
+    for x, y in ((x0, y0), (x0, y1), (x1, y0), (x1, y1)):
+        xs.append(a * x + c * y + e)
+        ys.append(b * x + d * y + f)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _image_bounds(obj: Any, depth: int = 0) -> list[tuple[float, float, float, float]]:
+    """Page-space bounds of the images an object draws, looking inside form XObjects (whose
+    own bounds are their declared bbox, often far larger than what they paint)."""
+    kind = pdfium_c.FPDFPageObj_GetType(obj)
+    if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+        return [_bounds(obj)]
+    if kind != pdfium_c.FPDF_PAGEOBJ_FORM or depth > 4:
+        return []
+    # children report bounds in the form's space: map them through the form's matrix
+    matrix = _matrix(obj)
+    found = []
+    for index in range(pdfium_c.FPDFFormObj_CountObjects(obj)):
+        for inner in _image_bounds(pdfium_c.FPDFFormObj_GetObject(obj, index), depth + 1):
+            found.append(_transform(inner, matrix))
+    return found
 
 
 def measure_page(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, text: str) -> PageSignals:
@@ -149,7 +181,7 @@ def measure_page(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, text: str) 
     width, height = page_size(page)
     left, bottom_edge, right, top_edge = (float(v) for v in page.get_cropbox())
     covered = [[False] * IMAGE_GRID for _ in range(IMAGE_GRID)]
-    object_chars = invisible = outside = lines = 0
+    object_chars = invisible = outside = lines = paths = 0
     for index in range(pdfium_c.FPDFPage_CountObjects(page)):
         obj = pdfium_c.FPDFPage_GetObject(page, index)
         kind = pdfium_c.FPDFPageObj_GetType(obj)
@@ -161,37 +193,32 @@ def measure_page(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, text: str) 
                 invisible += length
             if x1 < left or x0 > right or y1 < bottom_edge or y0 > top_edge:
                 outside += length
-        elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE or (kind == pdfium_c.FPDF_PAGEOBJ_FORM and _has_image(obj)):
-            _cover(
-                covered,
-                (x0 - left) / max(width, 1e-6),
-                (x1 - left) / max(width, 1e-6),
-                (y0 - bottom_edge) / max(height, 1e-6),
-                (y1 - bottom_edge) / max(height, 1e-6),
-            )
+        elif kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM):
+            for ix0, iy0, ix1, iy1 in _image_bounds(obj):
+                _cover(
+                    covered,
+                    (ix0 - left) / max(width, 1e-6),
+                    (ix1 - left) / max(width, 1e-6),
+                    (iy0 - bottom_edge) / max(height, 1e-6),
+                    (iy1 - bottom_edge) / max(height, 1e-6),
+                )
         elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            paths += 1
             w, h = x1 - x0, y1 - y0
             if (h <= 2.5 and w >= 15) or (w <= 2.5 and h >= 15):
                 lines += 1
-    printable = sum(1 for ch in text if not ch.isspace() and ch not in _ALLOWED_CONTROLS)
-    bad = sum(len(match) for match in _CID.findall(text)) + sum(1 for ch in text if _is_bad_char(ch))
+    ink = _NOT_INK.sub("", text)
+    bad_chars = len(_BAD_CHAR.findall(ink))
+    bad = sum(len(match) for match in _CID.findall(ink)) + bad_chars
     return PageSignals(
-        text_chars=sum(1 for ch in text if not ch.isspace() and ch.isprintable() and not _is_bad_char(ch)),
+        text_chars=len(ink) - bad_chars,
         image_coverage=sum(map(sum, covered)) / (IMAGE_GRID * IMAGE_GRID),
-        bad_char_share=bad / printable if printable else 0.0,
+        bad_char_share=bad / len(ink) if ink else 0.0,
         invisible_share=invisible / object_chars if object_chars else 0.0,
         outside_share=outside / object_chars if object_chars else 0.0,
         ruling_lines=lines,
+        vector_paths=paths,
     )
-
-
-def _is_bad_char(ch: str) -> bool:
-    if ch == "\ufffd":
-        return True
-    if ch in _ALLOWED_CONTROLS:
-        return False
-    category = unicodedata.category(ch)
-    return category in _BAD_CATEGORIES or category == "Cc"
 
 
 def _cover(grid: list[list[bool]], fx0: float, fx1: float, fy0: float, fy1: float) -> None:
@@ -221,11 +248,14 @@ def find_gutter(boxes: list[Box], page_width: float) -> float | None:
     """The x of a vertical gap that splits most text lines in two, if the page has two columns."""
     if len(boxes) < 20 or page_width <= 0:
         return None
-    bins = int(page_width) + 1
-    crossing = [0] * bins
-    for box in boxes:
-        for x in range(max(0, int(box.x0)), min(bins, int(box.x1) + 1)):
-            crossing[x] += 1
+    bins = int(page_width) + 2
+    # how many words cover each 1-pt column of the page: +1 where a word starts, -1 after it ends
+    edges = np.zeros(bins + 1, dtype=np.int32)
+    starts = np.clip(np.array([int(b.x0) for b in boxes]), 0, bins - 1)
+    ends = np.clip(np.array([int(b.x1) + 1 for b in boxes]), 0, bins)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, ends, -1)
+    crossing = np.cumsum(edges)[:bins].tolist()
     lines = _lines_of(boxes)
     allowed = max(1, len(lines) // 20)
     best: tuple[int, int] | None = None
@@ -241,7 +271,12 @@ def find_gutter(boxes: list[Box], page_width: float) -> float | None:
         return None
     gutter = (best[0] + best[1]) / 2
     both_sides = sum(1 for line in lines if any(b.x1 < gutter for b in line) and any(b.x0 > gutter for b in line))
-    return gutter if both_sides >= 0.3 * len(lines) else None
+    # Both sides must carry real text: a right-hand column of page numbers (a table of
+    # contents) or amounts is not a second column of prose.
+    left_ink = sum(b.x1 - b.x0 for b in boxes if b.x1 < gutter)
+    right_ink = sum(b.x1 - b.x0 for b in boxes if b.x0 > gutter)
+    balanced = min(left_ink, right_ink) >= 0.25 * (left_ink + right_ink)
+    return gutter if both_sides >= 0.3 * len(lines) and balanced else None
 
 
 def detect_columns(boxes: list[Box], page_width: float) -> int:

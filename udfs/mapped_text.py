@@ -24,9 +24,10 @@ _CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u200
 # older builds, U+FFFE in newer ones, which also join the two lines themselves).
 _SOFT = "\x02\u00ad\ufffe"
 # A word broken across lines: letter, hyphen (typed or soft), line break, lower-case letter.
-_BROKEN_WORD = re.compile(rf"(?<=[^\W\d_])(?:-|[{_SOFT}])[ \t]*\n[ \t]*(?=[^\W\d_A-Z])")
-_SOFT_AT_LINE_END = re.compile(rf"[{_SOFT}][ \t]*(?=\n)")
+_BROKEN_WORD = re.compile(rf"(?<=[^\W\d_])(?:-|[{_SOFT}])[^\S\n]*\n[^\S\n]*(?=[^\W\d_A-Z])")
+_SOFT_AT_LINE_END = re.compile(rf"[{_SOFT}][^\S\n]*(?=\n)")
 _STRAY_SOFT = re.compile(rf"[{_SOFT}]")
+_LINE_END = re.compile(r"\r\n?")
 _SPACES = re.compile(r"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TABS = re.compile(r" ?\t[\t ]*")
 _SPACE_AT_LINE_EDGE = re.compile(r"[ \t]+(?=\n)|(?<=\n)[ \t]+")
@@ -92,13 +93,17 @@ def substitute(
     characters take the id of the first real-sourced character of what they replace."""
     if pattern.search(mapped.text) is None:
         return mapped
+    literal = replacement if isinstance(replacement, str) and "\\" not in replacement else None
     texts: list[str] = []
     sources: list[int] = []
     position = 0
     for match in pattern.finditer(mapped.text):
         texts.append(mapped.text[position : match.start()])
         sources.extend(mapped.sources[position : match.start()])
-        new = replacement(match) if callable(replacement) else match.expand(replacement)
+        if literal is not None:
+            new = literal
+        else:
+            new = replacement(match) if callable(replacement) else match.expand(replacement)
         if new == match.group(0):
             texts.append(new)
             sources.extend(mapped.sources[match.start() : match.end()])
@@ -116,7 +121,7 @@ def normalize_unicode(mapped: MappedText) -> MappedText:
     """NFKC (ligatures, full-width and compatibility forms) applied per base character with
     its combining marks, so each result character keeps the source of what it came from."""
     text, sources = mapped.text, mapped.sources
-    if text.isascii():
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return mapped
     out_text: list[str] = []
     out_sources: list[int] = []
@@ -139,16 +144,16 @@ def normalize_unicode(mapped: MappedText) -> MappedText:
 
 
 def clean_mapped(mapped: MappedText) -> MappedText:
-    """The page cleaning, in order: line ends, de-hyphenation, control characters, NFKC,
+    """The page cleaning, in order: line ends, control characters, NFKC, de-hyphenation,
     whitespace. Idempotent."""
-    text = substitute(mapped, re.compile(r"\r\n?"), "\n")
+    text = substitute(mapped, _LINE_END, "\n")
+    text = substitute(text, _CONTROL, "")
+    text = normalize_unicode(text)
+    text = substitute(text, _LINE_END, "\n")
+    text = substitute(text, _CONTROL, "")
     text = substitute(text, _BROKEN_WORD, "")
     text = substitute(text, _SOFT_AT_LINE_END, "-")
     text = substitute(text, _STRAY_SOFT, "")
-    text = substitute(text, _CONTROL, "")
-    text = normalize_unicode(text)
-    text = substitute(text, re.compile(r"\r\n?"), "\n")
-    text = substitute(text, _CONTROL, "")
     text = substitute(text, _SPACES, " ")
     text = substitute(text, _TABS, "\t")
     text = substitute(text, _SPACE_AT_LINE_EDGE, "")
@@ -207,7 +212,9 @@ def find_repeated_edges(
                 line = text[start:end].strip()
                 if (where, _line_key(line)) in repeated or ((start, end) in edge and _PAGE_NUMBER.match(line)):
                     page_drops.append((start, end))
-        drops.append(sorted(set(page_drops)))
+        non_blank = sum(1 for line in text.split("\n") if line.strip())
+        # a page that would be left empty keeps its lines: they are its content, not its frame
+        drops.append(sorted(set(page_drops)) if len(set(page_drops)) < non_blank else [])
     return drops
 
 
