@@ -121,6 +121,31 @@ def plain_loop(files: list[Path], ocr: bool) -> tuple[float, int, dict[str, list
     return time.perf_counter() - started, pages, texts
 
 
+def _extract_one(args: tuple[str, bool]) -> int:
+    from udfs.extract import ExtractOptions, extract_document
+
+    path = Path(args[0])
+    data = path.read_bytes()
+    outcome = extract_document(
+        hashlib.sha256(data).hexdigest(), str(path), _page_count(path), ExtractOptions(ocr_enabled=args[1])
+    )
+    return len(outcome["pages"])
+
+
+def plain_processes(files: list[Path], ocr: bool, processes: int) -> tuple[float, int]:
+    """The same per-document calls in ``processes`` plain worker processes (no Spark): how
+    far this machine itself scales, JVM-free."""
+    import multiprocessing
+
+    # longest documents first, one at a time: the pool balances them
+    ordered = sorted(files, key=lambda p: -p.stat().st_size)
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.map(_extract_one, [(str(ordered[0]), ocr)])  # warm the imports
+        started = time.perf_counter()
+        pages = sum(pool.imap_unordered(_extract_one, [(str(p), ocr) for p in ordered], chunksize=1))
+    return time.perf_counter() - started, pages
+
+
 def raw_pdfium_loop(files: list[Path]) -> tuple[float, int]:
     """For scale: pdfium's bulk text alone, no boxes, no signals, no cleaning."""
     import pypdfium2 as pdfium
@@ -247,6 +272,10 @@ def main() -> int:
         print(f"{path_name}: plain loop …", file=sys.stderr)
         seconds, pages, texts = plain_loop(files, ocr)
         entry = {"pages": pages, "plain_seconds": round(seconds, 2), "plain_pages_per_s": round(pages / seconds, 2)}
+        print(f"{path_name}: 2 plain processes …", file=sys.stderr)
+        two_seconds, two_pages = plain_processes(files, ocr, 2)
+        entry["plain2proc_pages_per_s"] = round(two_pages / two_seconds, 2)
+        entry["plain2proc_scaling"] = round(entry["plain2proc_pages_per_s"] / entry["plain_pages_per_s"], 3)
         for cores in (1, 2):
             print(f"{path_name}: Spark local[{cores}] …", file=sys.stderr)
             run = run_spark(digital_dir if not ocr else ocr_dir, cores, ocr, args.work)

@@ -84,7 +84,7 @@ class RoutingSettings(_Section):
 
 class ExtractSettings(_Section):
     max_pages: int = Field(5000, ge=1)
-    pages_per_range: int = Field(16, ge=1)
+    pages_per_range: int = Field(32, ge=1)
     # pages that need OCR are spread over all tasks, this many per task
     ocr_pages_per_task: int = Field(1, ge=1)
     layout: bool = True

@@ -8,6 +8,7 @@ document's pages in order (headers/footers, cleaning with offsets, status).
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from pyspark.sql import DataFrame
@@ -26,7 +27,15 @@ from jobs.stage import (
     status_counts,
 )
 from udfs.errors import STATUS_OK
-from udfs.extract import PENDING, ExtractOptions, RoutingOptions, assemble_table, finish_batches, scan_batches
+from udfs.extract import (
+    PENDING,
+    ExtractOptions,
+    RoutingOptions,
+    assemble_runs,
+    assemble_table,
+    finish_batches,
+    scan_batches,
+)
 from udfs.ocr import OcrOptions, tesseract_problem
 
 STAGE = "extract"
@@ -102,13 +111,26 @@ def transform_finish(pending_df: DataFrame, options: ExtractOptions) -> DataFram
     return pending_df.mapInArrow(finish, RAW_PAGE)
 
 
-def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions) -> DataFrame:
+def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions, partitions: int) -> DataFrame:
+    """Page rows → one outcome row per document. The explicit repartition keeps the work
+    spread: left to adaptive execution, the (small) shuffle was coalesced into one task."""
     out_schema = to_arrow_schema(EXTRACT_RESULT)
 
     def assemble(table):
         return assemble_table(table, options, out_schema)
 
-    return raw_pages_df.groupBy("doc_id").applyInArrow(assemble, EXTRACT_RESULT)
+    return raw_pages_df.repartition(partitions, "doc_id").groupBy("doc_id").applyInArrow(assemble, EXTRACT_RESULT)
+
+
+def transform_assemble_in_place(raw_pages_df: DataFrame, options: ExtractOptions) -> DataFrame:
+    """Page rows of documents scanned whole by one task → outcome rows, no shuffle: each
+    document's rows are consecutive in the partition its scan task produced."""
+    out_schema = to_arrow_schema(EXTRACT_RESULT)
+
+    def assemble(batches):
+        return assemble_runs(batches, options, out_schema)
+
+    return raw_pages_df.mapInArrow(assemble, EXTRACT_RESULT)
 
 
 def explode_pages(outcomes_df: DataFrame, run_id: str) -> DataFrame:
@@ -134,31 +156,47 @@ def run_extract(ctx: StageContext) -> StageResult:
             # Digital pages still extract; pages that need OCR fail and are recorded as such.
             log.warning("OCR unavailable: %s", problem)
             result.notes.append(f"OCR unavailable: {problem}")
-    documents_df = (
-        documents_of_run(ctx, [STATUS_OK]).select("doc_id", "source_path", "page_count").dropDuplicates(["doc_id"])
+    documents = (
+        documents_of_run(ctx, [STATUS_OK])
+        .select("doc_id", "source_path", F.col("page_count").cast("int").alias("page_count"))
+        .dropDuplicates(["doc_id"])
+        .collect()
     )
-    doc_ids = [r["doc_id"] for r in documents_df.select("doc_id").collect()]
+    doc_ids = [r["doc_id"] for r in documents]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages).persist()
-        range_parts = min(ranges_df.count(), ctx.spark.sparkContext.defaultParallelism * 8)
-        scanned_df = transform_scan(ranges_df.repartition(max(1, range_parts)), options).persist()
+        slots = ctx.spark.sparkContext.defaultParallelism
+        documents_df = ctx.spark.createDataFrame(documents, "doc_id string, source_path string, page_count int")
+        ranges = sum(
+            max(1, math.ceil(min(r["page_count"] or 0, settings.max_pages) / settings.pages_per_range))
+            for r in documents
+        )
+        ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
+        scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options).persist()
         try:
             pending = scanned_df.where(F.col("status") == PENDING)
-            pending_pages = pending.count()
+            pending_by_doc = {r["doc_id"]: r["count"] for r in pending.groupBy("doc_id").count().collect()}
+            pending_pages = sum(pending_by_doc.values())
             finished_df = transform_finish(
                 pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options
             )
-            raw_pages_df = scanned_df.where(F.col("status") != PENDING).unionByName(finished_df)
+            # Documents scanned whole by one task with nothing to OCR are assembled where they
+            # are; the others (split into ranges, or with OCR pages) are grouped by a shuffle.
+            in_place = F.col("range_complete") & ~F.col("doc_id").isin(list(pending_by_doc))
+            done_df = scanned_df.where(F.col("status") != PENDING)
+            grouped_df = done_df.where(~in_place).unionByName(finished_df)
+            outcomes_df = transform_assemble_in_place(done_df.where(in_place), options).unionByName(
+                transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4))
+            )
             publish_outcomes(
                 ctx,
                 result,
                 stage=STAGE,
                 doc_ids=doc_ids,
-                outcomes_df=transform_assemble(raw_pages_df, options),
+                outcomes_df=outcomes_df,
                 outputs=[
-                    Output(PAGES, lambda df: explode_pages(df, ctx.run_id), F.size("pages")),
-                    Output(TABLE_CELLS, lambda df: explode_tables(df, ctx.run_id), F.size("tables")),
+                    Output(PAGES, lambda df: explode_pages(df, ctx.run_id)),
+                    Output(TABLE_CELLS, lambda df: explode_tables(df, ctx.run_id)),
                 ],
                 failures=lambda df: df.where(F.col("status") != STATUS_OK).select(
                     "doc_id", "status", "error_class", "error_message"
@@ -167,7 +205,6 @@ def run_extract(ctx: StageContext) -> StageResult:
             result.notes.append(f"{pending_pages} page(s) OCR'd")
         finally:
             scanned_df.unpersist()
-            ranges_df.unpersist()
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from jobs.delta import FORMAT_NAME
-from jobs.delta.commit import table_arrow_schema
+from jobs.delta.commit import ROWS_KEY, table_arrow_schema
 from jobs.schemas import TABLES, TableSpec
 
 
@@ -25,6 +25,7 @@ class LakeError(RuntimeError):
 class WriteResult:
     table: str
     version: int | None  # None when the commit was skipped (transaction already committed)
+    rows: int = 0  # rows this write added (0 when skipped)
 
 
 def table_path(lake: str | Path, name: str) -> str:
@@ -135,14 +136,10 @@ def write_table(
     if user_metadata:
         writer = writer.option("userMetadata", user_metadata)
     writer.save(path)
-    return WriteResult(spec.name, _version_of_request(path, request_id))
-
-
-def _version_of_request(path: str, request_id: str) -> int | None:
     for entry in DeltaTable(path).history(limit=50):
         if entry.get("docner.requestId") == request_id:
-            return int(entry["version"])
-    return None
+            return WriteResult(spec.name, int(entry["version"]), int(entry.get(ROWS_KEY, 0)))
+    return WriteResult(spec.name, None, 0)
 
 
 def sql_quote(value: str) -> str:

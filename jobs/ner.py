@@ -122,7 +122,7 @@ def run_ner(ctx: StageContext) -> StageResult:
             stage=STAGE,
             doc_ids=doc_ids,
             outcomes_df=transform_recognize(pages_df.repartition(parts), options),
-            outputs=[Output(ENTITIES, lambda df: explode_entities(df, ctx.run_id), F.size("entities"))],
+            outputs=[Output(ENTITIES, lambda df: explode_entities(df, ctx.run_id))],
             failures=transform_page_failures,
         )
     result.statuses = status_counts(ctx)

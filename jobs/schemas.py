@@ -168,6 +168,7 @@ RAW_PAGE = T.StructType(
         T.StructField("source_path", T.StringType(), False),
         T.StructField("page_count", T.IntegerType(), True),
         T.StructField("page_no", T.IntegerType(), False),
+        T.StructField("range_complete", T.BooleanType(), False),  # this page's range covers the whole document
         T.StructField("status", T.StringType(), False),  # ok | failed | pending_ocr
         T.StructField("method", T.StringType(), False),
         T.StructField("route_reason", T.StringType(), True),

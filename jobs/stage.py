@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
@@ -67,12 +67,6 @@ def partitions_for(count: int, per_task: int, minimum: int = 1) -> int:
     return max(minimum, math.ceil(count / per_task))
 
 
-def sum_of(df: DataFrame, column: Column) -> int:
-    """The sum of ``column`` over ``df`` (0 for no rows)."""
-    row = df.select(F.sum(column)).first()
-    return int(row[0] or 0) if row is not None else 0
-
-
 def latest_run_id(spark: SparkSession, lake: Path) -> str:
     row = (
         read_table(spark, lake, DOCUMENTS.name)
@@ -105,11 +99,10 @@ def status_counts(ctx: StageContext) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Output:
-    """One table a stage writes from its UDF outcomes: which, how to get its rows, how to count them."""
+    """One table a stage writes from its UDF outcomes, and how to get its rows from them."""
 
     spec: TableSpec
     rows: Callable[[DataFrame], DataFrame]
-    row_count: Column
 
 
 def publish_outcomes(
@@ -126,10 +119,15 @@ def publish_outcomes(
     table, then record the documents it failed. The UDF outcomes are computed once."""
     cached = outcomes_df.persist()
     try:
+        # Compute the outcomes once with the UDF stages' own parallelism, then write each table
+        # from the cache in as many tasks (and files) as there are task slots.
+        cached.count()
+        files = ctx.spark.sparkContext.defaultParallelism
         for output in outputs:
-            written = ctx.write(output.rows(cached), output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
+            rows = output.rows(cached).coalesce(files)
+            written = ctx.write(rows, output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
             result.versions[output.spec.name] = written.version
-            result.rows_written[output.spec.name] = sum_of(cached, output.row_count)
+            result.rows_written[output.spec.name] = written.rows
         failed = [row.asDict() for row in failures(cached).collect()]
     finally:
         cached.unpersist()

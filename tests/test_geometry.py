@@ -71,3 +71,34 @@ def test_entity_box_covers_every_word_it_overlaps(start, end):
     for word in overlapping:
         assert box["x0"] <= word["x0"] and box["x1"] >= word["x1"]
         assert box["top"] <= word["top"] and box["bottom"] >= word["bottom"]
+
+
+def _column_boxes(left_words: int, right_words: int, right_width: float) -> list:
+    from udfs.layout import Box
+
+    boxes = []
+    for line in range(30):
+        top = 72 + line * 14
+        boxes += [Box(72 + 40 * i, top, 72 + 40 * i + 35, top + 10) for i in range(left_words)]
+        boxes += [Box(330 + 45 * i, top, 330 + 45 * i + right_width, top + 10) for i in range(right_words)]
+    return boxes
+
+
+def test_two_balanced_columns_have_a_gutter():
+    from udfs.layout import find_gutter
+
+    gutter = find_gutter(_column_boxes(5, 5, 40), 612)
+    assert gutter is not None and 272 < gutter < 330
+
+
+def test_a_table_of_contents_is_not_two_columns():
+    from udfs.layout import find_gutter
+
+    # titles on the left, a short page number on the right of every line
+    assert find_gutter(_column_boxes(6, 1, 12), 612) is None
+
+
+def test_a_single_column_has_no_gutter():
+    from udfs.layout import find_gutter
+
+    assert find_gutter(_column_boxes(12, 0, 0), 612) is None

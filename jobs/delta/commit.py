@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 WriteMode = Literal["append", "overwrite", "replace"]
 COMMIT_ID_KEY = "docner.commitId"
+ROWS_KEY = "docner.rowsWritten"  # rows of the write's own data (not of rewritten files)
 
 
 class DeltaWriteError(RuntimeError):
@@ -111,7 +112,7 @@ def commit_write(request: WriteRequest, files: list[DataFile]) -> CommitOutcome:
     commit_id = str(uuid.uuid4())
     rows = sum(f.num_records for f in files)
     adds = [_add_action(f) for f in files]
-    properties = _commit_properties(request, commit_id)
+    properties = _commit_properties(request, commit_id, rows)
     predicate = parse_predicate(request.replace_where) if request.replace_where else None
 
     if not table_exists(request.table_uri):
@@ -211,8 +212,8 @@ def _add_action(data_file: DataFile) -> AddAction:
     )
 
 
-def _commit_properties(request: WriteRequest, commit_id: str) -> CommitProperties:
-    metadata = {COMMIT_ID_KEY: commit_id, **request.commit_info}
+def _commit_properties(request: WriteRequest, commit_id: str, rows: int) -> CommitProperties:
+    metadata: dict[str, object] = {COMMIT_ID_KEY: commit_id, ROWS_KEY: rows, **request.commit_info}
     if request.replace_where:
         metadata["docner.replaceWhere"] = request.replace_where
     transactions = None
