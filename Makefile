@@ -46,8 +46,8 @@ test: os-deps venv lint ## Set up, lint (ruff, mypy), then run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check jobs udfs tests
-	$(BIN)/ruff format --check jobs udfs tests
+	$(BIN)/ruff check jobs udfs tests benchmarks
+	$(BIN)/ruff format --check jobs udfs tests benchmarks
 	$(BIN)/mypy
 
 lock: ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and requirements.in

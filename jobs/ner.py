@@ -1,14 +1,23 @@
-"""NER: entities of every page of this run's documents → ``entities``; failures → ``documents``."""
+"""NER: entities of this run's documents → ``entities``; documents that fail → ``documents``.
+
+Each document is recognized whole (its ``document_text``), by every configured backend in
+one pass, merged and normalised in the UDF; boxes come from the pages' word boxes with
+built-in Spark functions. On a GPU cluster the stage runs under its own resource profile.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
+from pathlib import Path
 
+from pyspark.resource import ExecutorResourceRequests, ResourceProfile, ResourceProfileBuilder, TaskResourceRequests
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from jobs.config import DocnerConfig
+from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake import read_table
 from jobs.schemas import ENTITIES, NER_RESULT, PAGES
 from jobs.stage import (
@@ -16,118 +25,228 @@ from jobs.stage import (
     StageContext,
     StageResult,
     documents_of_run,
-    partitions_for,
     publish_outcomes,
     status_counts,
 )
+from jobs.views import PAGE_BREAK, document_text
+from udfs.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
-from udfs.ner import recognize_batches
+from udfs.merge import MergePolicy, PriorityRule
+from udfs.ner import NerOptions, recognize_batches
 from udfs.ner_spacy import SpacyOptions, load_spacy
 
 STAGE = "ner"
+log = logging.getLogger(__name__)
 
 
-def spacy_options(config: DocnerConfig) -> SpacyOptions:
-    settings = config.ner.spacy
-    return SpacyOptions(
-        model=settings.model,
-        batch_size=settings.batch_size,
-        max_chunk_chars=settings.max_chunk_chars,
-        labels=tuple(settings.labels) if settings.labels else None,
+def ner_options(config: DocnerConfig) -> NerOptions:
+    """The NER settings as the (picklable) options the UDF runs with; rule files are read here."""
+    settings = config.ner
+    rules = None
+    if SOURCE_RULES in settings.backends:
+        from udfs.rules import load_rules
+
+        rules = load_rules([resolve_conf_path(config, path) for path in settings.rules.paths])
+    transformers = None
+    if SOURCE_TRANSFORMERS in settings.backends:
+        from udfs.ner_transformers import TransformersOptions
+
+        tf = settings.transformers
+        assert tf.model_path is not None  # enforced by the config validation
+        transformers = TransformersOptions(
+            model_path=str(Path(tf.model_path).expanduser()),
+            model_version=tf.model_version,
+            max_length=tf.max_length,
+            stride=tf.stride,
+            aggregation=tf.aggregation,
+            batch_size=tf.batch_size,
+            precision=tf.precision,
+            device=tf.device,
+            label_map=tuple(sorted(tf.label_map.items())),
+            labels=tuple(tf.labels) if tf.labels else None,
+            min_score=tf.min_score,
+            torch_threads=tf.torch_threads,
+        )
+    sp = settings.spacy
+    return NerOptions(
+        backends=tuple(settings.backends),
+        spacy=SpacyOptions(
+            model=sp.model,
+            batch_size=sp.batch_size,
+            max_chunk_chars=sp.max_chunk_chars,
+            labels=tuple(sp.labels) if sp.labels else None,
+        ),
+        transformers=transformers,
+        rules=rules,
+        merge=MergePolicy(
+            tuple(
+                PriorityRule(entry.source, frozenset(entry.labels) if entry.labels is not None else None)
+                for entry in settings.merge.priority
+            )
+        ),
+        labels=frozenset(settings.labels) if settings.labels else None,
+        numeric_date_order=settings.normalize.numeric_date_order,
+        dollar_currency=settings.normalize.dollar_currency,
     )
 
 
-def transform_recognize(pages_df: DataFrame, options: SpacyOptions) -> DataFrame:
-    """(doc_id, page_no, text) → one NER_RESULT row per page: its entities, or its error."""
+def check_backends(options: NerOptions, local: bool) -> list[str]:
+    """Load what can be loaded on the driver so a missing model fails the stage at once,
+    with the message that says how to provide it. Returns notes for the stage summary."""
+    notes = []
+    if SOURCE_SPACY in options.backends:
+        load_spacy(options.spacy.model, options.spacy.max_chunk_chars)
+    if options.transformers is not None:
+        from udfs.ner_spacy import ModelUnavailable
+        from udfs.ner_transformers import load_transformers
+
+        if Path(options.transformers.model_path).is_dir() or local:
+            backend = load_transformers(options.transformers)
+            notes.append(f"transformers model {backend.model} {backend.model_version}")
+        elif not local:
+            # On a cluster the checkpoint may be shipped to the executors only (--archives).
+            notes.append(f"transformers model {options.transformers.model_path} is checked on the executors")
+        else:
+            raise ModelUnavailable(f"no checkpoint directory at {options.transformers.model_path}")
+    return notes
+
+
+def resource_profile(settings: ResourceSettings) -> ResourceProfile | None:
+    """The stage-level resource profile the NER stage asks for (None: the default one)."""
+    if not settings.enabled:
+        return None
+    executor = ExecutorResourceRequests()
+    if settings.executor_cores is not None:
+        executor = executor.cores(settings.executor_cores)
+    if settings.executor_memory is not None:
+        executor = executor.memory(settings.executor_memory)
+    task = TaskResourceRequests().cpus(settings.task_cpus)
+    if settings.executor_gpus > 0:
+        executor = executor.resource(
+            "gpu", settings.executor_gpus, settings.gpu_discovery_script or "", settings.gpu_vendor
+        )
+    if settings.task_gpus > 0:
+        task = task.resource("gpu", settings.task_gpus)
+    return ResourceProfileBuilder().require(executor).require(task).build
+
+
+def balanced_bins(sizes: dict[str, int], bins: int) -> dict[str, int]:
+    """Documents to ``bins`` tasks, largest first onto the least loaded task (LPT)."""
+    import heapq
+
+    heap = [(0, index) for index in range(bins)]
+    assignment = {}
+    for doc_id, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+        load, index = heapq.heappop(heap)
+        assignment[doc_id] = index
+        heapq.heappush(heap, (load + size, index))
+    return assignment
+
+
+def transform_recognize(
+    documents_df: DataFrame, options: NerOptions, profile: ResourceProfile | None = None
+) -> DataFrame:
+    """(doc_id, text, pages) → one NER_RESULT row per document: its entities, or its error."""
     out_schema = to_arrow_schema(NER_RESULT)
 
     def recognize(batches):
         return recognize_batches(batches, options, out_schema)
 
-    return pages_df.select("doc_id", "page_no", "text", "word_boxes").mapInArrow(recognize, NER_RESULT)
+    return documents_df.select("doc_id", "text", "pages").mapInArrow(recognize, NER_RESULT, profile=profile)
 
 
 def explode_entities(outcomes_df: DataFrame, run_id: str) -> DataFrame:
-    return outcomes_df.select(
-        "doc_id", "page_no", "source", "model", "model_version", F.explode("entities").alias("entity")
-    ).select(
-        "doc_id",
-        "page_no",
-        F.col("entity.start").alias("start"),
-        F.col("entity.end").alias("end"),
-        F.col("entity.text").alias("text"),
-        F.col("entity.label").alias("label"),
-        F.col("entity.score").alias("score"),
-        F.col("entity.x0").alias("x0"),
-        F.col("entity.top").alias("top"),
-        F.col("entity.x1").alias("x1"),
-        F.col("entity.bottom").alias("bottom"),
-        "source",
-        "model",
-        "model_version",
-        F.lit(run_id).alias("run_id"),
+    return outcomes_df.select("doc_id", F.explode("entities").alias("entity")).select(
+        "doc_id", "entity.*", F.lit(run_id).alias("run_id")
     )
 
 
-def transform_page_failures(outcomes_df: DataFrame) -> DataFrame:
-    """Per document with failed pages: partial when some pages worked, failed when none did."""
-    failed_page = F.col("error_class").isNotNull()
-    return (
-        outcomes_df.groupBy("doc_id")
-        .agg(
-            F.count("*").alias("pages"),
-            F.sum(failed_page.cast("int")).alias("failed_pages"),
-            F.min("error_class").alias("error_class"),
-            F.concat_ws(
-                "; ",
-                F.sort_array(
-                    F.collect_list(
-                        F.when(
-                            failed_page, F.concat(F.lit("page "), F.col("page_no"), F.lit(": "), F.col("error_message"))
-                        )
-                    )
-                ),
-            ).alias("error_message"),
-        )
-        .where(F.col("failed_pages") > 0)
-        .select(
-            "doc_id",
-            F.when(F.col("failed_pages") == F.col("pages"), F.lit(STATUS_FAILED))
-            .otherwise(F.lit(STATUS_PARTIAL))
-            .alias("status"),
-            "error_class",
-            "error_message",
-        )
+def with_entity_boxes(entities_df: DataFrame, pages_df: DataFrame) -> DataFrame:
+    """The box of each entity's words on its page: the union of the page's word boxes that
+    overlap ``[start, end)`` (null when none does), in the entities table's column order."""
+    joined = entities_df.join(pages_df.select("doc_id", "page_no", "word_boxes"), ["doc_id", "page_no"], "left")
+    words = F.filter(
+        F.coalesce(F.col("word_boxes"), F.array()),
+        lambda w: (w["end"] > F.col("start")) & (w["start"] < F.col("end")),
+    )
+    boxes = {
+        "x0": F.array_min(F.transform(words, lambda w: w["x0"])),
+        "top": F.array_min(F.transform(words, lambda w: w["top"])),
+        "x1": F.array_max(F.transform(words, lambda w: w["x1"])),
+        "bottom": F.array_max(F.transform(words, lambda w: w["bottom"])),
+    }
+    return joined.select(
+        *[
+            boxes[field.name].cast("double").alias(field.name) if field.name in boxes else F.col(field.name)
+            for field in ENTITIES.schema.fields
+        ]
     )
 
 
 def run_ner(ctx: StageContext) -> StageResult:
     started = time.monotonic()
-    options = spacy_options(ctx.config)
-    load_spacy(options.model, options.max_chunk_chars)  # fail fast, with the install hint, on the driver
+    options = ner_options(ctx.config)
     result = StageResult(STAGE, ctx.run_id)
+    local = str(ctx.spark.sparkContext.master).startswith("local")
+    result.notes.extend(check_backends(options, local=local))
     doc_ids = [
         r["doc_id"] for r in documents_of_run(ctx, [STATUS_OK, STATUS_PARTIAL]).select("doc_id").distinct().collect()
     ]
     result.documents_in = len(doc_ids)
     if doc_ids:
         pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
-            F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK) & (F.col("char_count") > 0)
+            F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK)
         )
-        page_count = pages_df.count()
-        parts = partitions_for(page_count, ctx.config.ner.pages_per_task)
+        sizes = {
+            r["doc_id"]: int(r["chars"])
+            for r in pages_df.groupBy("doc_id")
+            .agg((F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"))
+            .collect()
+        }
+        tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.ner.chars_per_task), _slots(ctx)))
+        bins_df = ctx.spark.createDataFrame(list(balanced_bins(sizes, tasks).items()), "doc_id string, bin int")
+        documents_df = (
+            document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text"))
+            .join(F.broadcast(bins_df), "doc_id")
+            .repartitionByRange(max(1, tasks), "bin")
+        )
+        profile = resource_profile(ctx.config.ner.resources)
+        if profile is not None and local:
+            # Spark supports stage-level profiles on YARN, Kubernetes and standalone only.
+            result.notes.append("ner.resources ignored: local mode has no stage-level resource profiles")
+            profile = None
+        outcomes_df = transform_recognize(documents_df, options, profile)
         publish_outcomes(
             ctx,
             result,
             stage=STAGE,
             doc_ids=doc_ids,
-            outcomes_df=transform_recognize(pages_df.repartition(parts), options),
-            outputs=[Output(ENTITIES, lambda df: explode_entities(df, ctx.run_id))],
-            failures=transform_page_failures,
+            outcomes_df=outcomes_df,
+            outputs=[Output(ENTITIES, lambda df: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df))],
+            failures=transform_failures,
+            summarize=summarize_outcomes,
         )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _slots(ctx: StageContext) -> int:
+    return int(ctx.spark.sparkContext.defaultParallelism)
+
+
+def summarize_outcomes(outcomes_df: DataFrame) -> list[str]:
+    """Spans a backend returned whose offsets did not match the text are dropped, and said so."""
+    row = outcomes_df.agg(F.sum("unmapped").alias("n")).first()
+    unmapped = row["n"] if row is not None and row["n"] else 0
+    return [f"{unmapped} span(s) dropped: offsets not matching the text"] if unmapped else []
+
+
+def transform_failures(outcomes_df: DataFrame) -> DataFrame:
+    """Documents NER failed on: status failed, with the error."""
+    return outcomes_df.where(F.col("error_class").isNotNull()).select(
+        "doc_id", F.lit(STATUS_FAILED).alias("status"), "error_class", "error_message"
+    )
 
 
 if __name__ == "__main__":

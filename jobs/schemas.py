@@ -100,26 +100,45 @@ TABLE_CELLS = TableSpec(
     ),
 )
 
+_ENTITY_FIELDS = [
+    T.StructField("entity_id", T.StringType(), False),  # sha256 of doc_id, doc_start, doc_end, label
+    T.StructField("page_no", T.IntegerType(), False),  # the page the entity starts on
+    T.StructField("start", T.IntegerType(), False),  # offsets into that page's pages.text
+    T.StructField("end", T.IntegerType(), False),
+    T.StructField("end_page_no", T.IntegerType(), False),  # > page_no: it runs over a page break
+    T.StructField("doc_start", T.IntegerType(), False),  # offsets into document_text.text
+    T.StructField("doc_end", T.IntegerType(), False),
+    T.StructField("text", T.StringType(), False),
+    T.StructField("label", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), True),  # model probability, a rule's score; null if none
+    T.StructField("source", T.StringType(), False),  # the backend whose candidate won the merge
+    T.StructField("sources", T.ArrayType(T.StringType(), False), False),  # backends with an overlapping candidate
+    T.StructField("rule", T.StringType(), True),  # the rule id, for source = rules
+    T.StructField("model", T.StringType(), False),
+    T.StructField("model_version", T.StringType(), False),
+    T.StructField("normalized_value", T.StringType(), True),  # ISO date, decimal amount, number, ISO duration
+    T.StructField("currency", T.StringType(), True),  # ISO 4217, for MONEY
+    T.StructField("entity_key", T.StringType(), False),  # canonical form that groups one entity across documents
+]
+
 ENTITIES = TableSpec(
     name="entities",
-    description="Named entities; text == pages.text[start:end] of the same doc_id and page_no.",
-    key=("doc_id", "page_no", "start", "end", "label"),
+    description=(
+        "Named entities; text == document_text.text[doc_start:doc_end], and pages.text[start:end] of "
+        "(doc_id, page_no) when end_page_no == page_no (else its part on page_no)."
+    ),
+    key=("doc_id", "entity_id"),
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),
-            T.StructField("page_no", T.IntegerType(), False),
-            T.StructField("start", T.IntegerType(), False),
-            T.StructField("end", T.IntegerType(), False),
-            T.StructField("text", T.StringType(), False),
+            *_ENTITY_FIELDS[:8],
             T.StructField("label", T.StringType(), False),
-            T.StructField("score", T.DoubleType(), True),  # null where the model gives none
-            T.StructField("x0", T.DoubleType(), True),  # bounding box on the page, in points
+            T.StructField("score", T.DoubleType(), True),
+            T.StructField("x0", T.DoubleType(), True),  # box of the entity's words on page_no, in points
             T.StructField("top", T.DoubleType(), True),
             T.StructField("x1", T.DoubleType(), True),
             T.StructField("bottom", T.DoubleType(), True),
-            T.StructField("source", T.StringType(), False),
-            T.StructField("model", T.StringType(), False),
-            T.StructField("model_version", T.StringType(), False),
+            *_ENTITY_FIELDS[10:],
             T.StructField("run_id", T.StringType(), False),
         ]
     ),
@@ -221,29 +240,15 @@ EXTRACT_RESULT = T.StructType(
     ]
 )
 
-ENTITY_RESULT = T.StructType(
-    [
-        T.StructField("start", T.IntegerType(), False),
-        T.StructField("end", T.IntegerType(), False),
-        T.StructField("text", T.StringType(), False),
-        T.StructField("label", T.StringType(), False),
-        T.StructField("score", T.DoubleType(), True),
-        T.StructField("x0", T.DoubleType(), True),
-        T.StructField("top", T.DoubleType(), True),
-        T.StructField("x1", T.DoubleType(), True),
-        T.StructField("bottom", T.DoubleType(), True),
-    ]
-)
+ENTITY_RESULT = T.StructType(_ENTITY_FIELDS)
 
+# NER output: one row per document.
 NER_RESULT = T.StructType(
     [
         T.StructField("doc_id", T.StringType(), False),
-        T.StructField("page_no", T.IntegerType(), False),
-        T.StructField("source", T.StringType(), False),
-        T.StructField("model", T.StringType(), False),
-        T.StructField("model_version", T.StringType(), False),
         T.StructField("error_class", T.StringType(), True),
         T.StructField("error_message", T.StringType(), True),
+        T.StructField("unmapped", T.IntegerType(), False),  # spans dropped: offsets not matching the text
         T.StructField("entities", T.ArrayType(ENTITY_RESULT, False), False),
     ]
 )

@@ -114,9 +114,11 @@ def publish_outcomes(
     outcomes_df: DataFrame,
     outputs: Sequence[Output],
     failures: Callable[[DataFrame], DataFrame],
+    summarize: Callable[[DataFrame], list[str]] | None = None,
 ) -> None:
     """Write a stage's rows for ``doc_ids`` (replacing their earlier rows), one commit per
-    table, then record the documents it failed. The UDF outcomes are computed once."""
+    table, then record the documents it failed. The UDF outcomes are computed once;
+    ``summarize`` adds notes on them to the stage result."""
     cached = outcomes_df.persist()
     try:
         # Compute the outcomes once with the UDF stages' own parallelism, then write each table
@@ -129,6 +131,8 @@ def publish_outcomes(
             result.versions[output.spec.name] = written.version
             result.rows_written[output.spec.name] = written.rows
         failed = [row.asDict() for row in failures(cached).collect()]
+        if summarize is not None:
+            result.notes.extend(summarize(cached))
     finally:
         cached.unpersist()
     record_outcomes(ctx, failed, stage)

