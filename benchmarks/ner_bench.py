@@ -93,13 +93,13 @@ def spark_worker(spec: dict) -> dict[str, float]:
     import resource
 
     from pyspark.accumulators import AccumulatorParam
-    from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import to_arrow_schema
 
     from jobs.config import load_config
-    from jobs.ner import balanced_bins, ner_options
+    from jobs.ner import balanced_bins, ner_options, transform_spread
     from jobs.schemas import NER_RESULT
     from jobs.session import build_spark
+    from jobs.stage import partition_keys
     from udfs.ner import recognize_batches
 
     cores = spec["cores"]
@@ -127,12 +127,9 @@ def spark_worker(spec: dict) -> dict[str, float]:
     texts = json.loads(Path(spec["texts"]).read_text())
     rows = [(doc_id, text, [(1, 0, len(text))]) for doc_id, text in texts.items()]
     schema = "doc_id string, text string, pages array<struct<page_no:int,start:int,end:int>>"
-    documents_df = spark.createDataFrame(rows, schema)
     tasks = min(len(rows), max(cores, 1))
-    bins = spark.createDataFrame(
-        list(balanced_bins({d: len(t) for d, t in texts.items()}, tasks).items()), "doc_id string, bin int"
-    )
-    documents_df = documents_df.join(F.broadcast(bins), "doc_id").repartitionByRange(tasks, "bin").cache()
+    bins = balanced_bins({d: len(t) for d, t in texts.items()}, tasks)
+    documents_df = transform_spread(spark.createDataFrame(rows, schema), bins, partition_keys(spark, tasks)).cache()
     documents_df.count()
     warm = spark.createDataFrame(
         [(f"w{i}", "Acme Inc. paid $5 on May 1, 2020.", [(1, 0, 33)]) for i in range(cores)], schema
@@ -191,7 +188,7 @@ def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of
     for entity in entities:
         by_doc.setdefault(file_of[entity["doc_id"]], []).append(entity)
     party = {"strict": 0, "lenient": 0, "total": 0}
-    dates = {"value": 0, "text": 0, "total": 0}
+    dates = {"value": 0, "text": 0, "total": 0, "full": 0}
     for row in gold_rows:
         found = by_doc.get(row["document"], [])
         names = [e for e in found if e["label"] in ("ORG", "PERSON")]
@@ -209,6 +206,7 @@ def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of
         if iso or spans:
             dates["total"] += 1
             date_entities = [e for e in found if e["label"] == "DATE"]
+            dates["full"] += bool(iso)  # blank dates in templates ("____ day of ____, 2013") have none
             dates["value"] += bool(iso) and any(e["normalized_value"] == iso for e in date_entities)
             dates["text"] += any(
                 _fold(e["text"]) and any(_fold(e["text"]) in s or s in _fold(e["text"]) for s in spans if s)
@@ -219,12 +217,15 @@ def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of
         "party_recall_key": round(party["strict"] / max(1, party["total"]), 3),
         "party_recall_text": round(party["lenient"] / max(1, party["total"]), 3),
         "agreement_dates": dates["total"],
-        "date_recall_value": round(dates["value"] / max(1, dates["total"]), 3),
+        "full_agreement_dates": dates["full"],
+        "date_recall_value": round(dates["value"] / max(1, dates["full"]), 3),
         "date_recall_text": round(dates["text"] / max(1, dates["total"]), 3),
     }
 
 
 def quality_worker(spec: dict) -> dict:
+    import shutil
+
     from jobs.config import load_config
     from jobs.extract import run_extract
     from jobs.ingest import run_ingest
@@ -243,15 +244,33 @@ def quality_worker(spec: dict) -> dict:
     file_of = {r["doc_id"]: r["file_name"] for r in read_table(spark, lake, "documents").collect()}
     with open(spec["gold"], newline="", encoding="utf-8") as handle:
         gold_rows = list(csv.DictReader(handle))
+    # A rule set without the ORG rule, to see what it adds.
+    import yaml
+
+    rules_doc = yaml.safe_load((REPO / "conf" / "rules" / "contracts.yaml").read_text())
+    rules_doc["rules"] = [rule for rule in rules_doc["rules"] if rule["label"] != "ORG"]
+    no_org = lake.parent / "rules-without-org"
+    no_org.mkdir(exist_ok=True)
+    (no_org / "contracts.yaml").write_text(yaml.safe_dump(rules_doc, sort_keys=False))
+    variants = {
+        "spacy": ["ner.backends=[spacy]"],
+        "hybrid_without_org_rule": ["ner.backends=[spacy, rules]", f"ner.rules.paths=[{no_org}]"],
+        "hybrid": ["ner.backends=[spacy, rules]"],
+    }
     report = {}
-    for name, backends in (("spacy", "[spacy]"), ("hybrid", "[spacy, rules]")):
-        ner_config = load_config(
-            "local", overrides=["spark.master=local[2]", "spark.ui_enabled=false", f"ner.backends={backends}"]
-        )
+    for name, overrides in variants.items():
+        # The same run id commits once per table (exactly-once): each variant gets its own copy.
+        variant_lake = lake.parent / f"{lake.name}-{name}"
+        if variant_lake.exists():
+            shutil.rmtree(variant_lake)
+        shutil.copytree(lake, variant_lake)
+        ner_config = load_config("local", overrides=["spark.master=local[2]", "spark.ui_enabled=false", *overrides])
         started = time.perf_counter()
-        run_ner(StageContext(spark=spark, config=ner_config, lake=lake, run_id=ctx.run_id))
+        run_ner(StageContext(spark=spark, config=ner_config, lake=variant_lake, run_id=ctx.run_id))
         seconds = time.perf_counter() - started
-        entities = [r.asDict() for r in read_table(spark, lake, "entities").where(f"run_id = '{ctx.run_id}'").collect()]
+        entities = [
+            r.asDict() for r in read_table(spark, variant_lake, "entities").where(f"run_id = '{ctx.run_id}'").collect()
+        ]
         report[name] = {"ner_seconds": round(seconds, 1), "entities": len(entities)}
         report[name].update(score_quality(entities, gold_rows, file_of))
     spark.stop()

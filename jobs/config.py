@@ -143,6 +143,7 @@ def _default_priority() -> list[PrioritySettings]:
     return [
         PrioritySettings(source="rules", labels=["MONEY", "DATE", "PERCENT", "DURATION"]),
         PrioritySettings(source="transformers"),
+        PrioritySettings(source="rules", labels=["ORG"]),
         PrioritySettings(source="spacy"),
         PrioritySettings(source="rules"),
     ]

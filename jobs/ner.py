@@ -25,6 +25,7 @@ from jobs.stage import (
     StageContext,
     StageResult,
     documents_of_run,
+    partition_keys,
     publish_outcomes,
     status_counts,
 )
@@ -143,6 +144,13 @@ def balanced_bins(sizes: dict[str, int], bins: int) -> dict[str, int]:
     return assignment
 
 
+def transform_spread(documents_df: DataFrame, bins: dict[str, int], keys: list[int]) -> DataFrame:
+    """Each document into the task its bin names (``keys``: from ``partition_keys``)."""
+    spark = documents_df.sparkSession
+    bins_df = spark.createDataFrame([(doc_id, keys[b]) for doc_id, b in bins.items()], "doc_id string, task_key bigint")
+    return documents_df.join(F.broadcast(bins_df), "doc_id").repartition(len(keys), "task_key").drop("task_key")
+
+
 def transform_recognize(
     documents_df: DataFrame, options: NerOptions, profile: ResourceProfile | None = None
 ) -> DataFrame:
@@ -204,11 +212,10 @@ def run_ner(ctx: StageContext) -> StageResult:
             .collect()
         }
         tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.ner.chars_per_task), _slots(ctx)))
-        bins_df = ctx.spark.createDataFrame(list(balanced_bins(sizes, tasks).items()), "doc_id string, bin int")
-        documents_df = (
-            document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text"))
-            .join(F.broadcast(bins_df), "doc_id")
-            .repartitionByRange(max(1, tasks), "bin")
+        documents_df = transform_spread(
+            document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text")),
+            balanced_bins(sizes, tasks),
+            partition_keys(ctx.spark, tasks),
         )
         profile = resource_profile(ctx.config.ner.resources)
         if profile is not None and local:

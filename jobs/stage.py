@@ -67,6 +67,23 @@ def partitions_for(count: int, per_task: int, minimum: int = 1) -> int:
     return max(minimum, math.ceil(count / per_task))
 
 
+def partition_keys(spark: SparkSession, partitions: int) -> list[int]:
+    """One bigint key per partition such that ``repartition(partitions, key)`` sends the key
+    of index i to partition i: hash partitioning uses the same Murmur3 hash as ``F.hash``.
+    (Range partitioning on a few distinct values can put them all in one partition.)"""
+    candidates = (
+        spark.range(0, max(64, partitions * 32))
+        .select("id", F.expr(f"pmod(hash(id), {partitions})").alias("part"))
+        .groupBy("part")
+        .agg(F.min("id").alias("id"))
+        .collect()
+    )
+    keys = {int(r["part"]): int(r["id"]) for r in candidates}
+    if len(keys) < partitions:  # not seen for small ranges; a wider search would find them
+        raise RuntimeError(f"no hash key found for {partitions - len(keys)} of {partitions} partitions")
+    return [keys[index] for index in range(partitions)]
+
+
 def latest_run_id(spark: SparkSession, lake: Path) -> str:
     row = (
         read_table(spark, lake, DOCUMENTS.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -263,3 +264,51 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
     assert len(namespace["documents"]) == 13
     assert not namespace["top_orgs"].empty
     assert namespace["mentions_of"](namespace["example"])["context"].str.contains(r"\[").all()
+
+
+def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run, lake, tmp_path):
+    """A tiny random BERT drives the real loading, windowing and merging code in the UDF;
+    random weights, so the assertions are structural."""
+    import shutil
+
+    from jobs.config import load_config
+    from jobs.lake import ensure_tables
+    from jobs.ner import run_ner
+    from jobs.stage import latest_run_id
+    from jobs.views import document_text
+    from tests.tiny_models import save_token_classifier
+
+    run_id = latest_run_id(spark, lake)  # other tests in this module may have run again
+    model_dir = save_token_classifier(tmp_path / "tiny-ner")
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    # A fresh entities table: the copy's one already holds this run's NER commit, which the
+    # same (run, stage, table) transaction id would not commit twice.
+    shutil.rmtree(copy / "entities")
+    ensure_tables(copy)
+    config = load_config(
+        "local",
+        overrides=[
+            "spark.master=local[2]",
+            "ner.backends=[transformers, rules]",
+            f"ner.transformers.model_path={model_dir}",
+            "ner.transformers.max_length=32",  # many windows per page
+            "ner.transformers.stride=8",
+        ],
+    )
+    result = run_ner(StageContext(spark=spark, config=config, lake=copy, run_id=run_id))
+    assert any(note.startswith("transformers model tiny-ner ") for note in result.notes)
+    entities = _rows(spark, copy, "entities", run_id)
+    documents = {r["doc_id"]: r["text"] for r in document_text(read_table(spark, copy, "pages")).collect()}
+    by_source = defaultdict(list)
+    for entity in entities:
+        by_source[entity["source"]].append(entity)
+        assert documents[entity["doc_id"]][entity["doc_start"] : entity["doc_end"]] == entity["text"]
+    assert set(by_source) == {"transformers", "rules"}
+    for entity in by_source["transformers"]:
+        assert entity["model"] == "tiny-ner" and re.fullmatch(r"[0-9a-f]{12}", entity["model_version"])
+        assert 0 <= entity["score"] <= 1
+        assert entity["label"] in {"PERSON", "ORG", "GPE", "MISC"}  # label_map: PER → PERSON, LOC → GPE
+    spans = sorted((e["doc_id"], e["doc_start"], e["doc_end"]) for e in entities)
+    for (doc_a, _, end_a), (doc_b, start_b, _) in itertools.pairwise(spans):
+        assert doc_a != doc_b or end_a <= start_b  # merged: no overlaps

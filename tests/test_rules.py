@@ -88,6 +88,13 @@ def _write(directory: Path, name: str, body: str) -> Path:
         ("the XG-4500 unit", "PRODUCT_CODE", "XG-4500"),
         ("model AB-12345,", "PRODUCT_CODE", "AB-12345"),
         ("SKU 99-1234-A.", "PRODUCT_CODE", "99-1234-A"),
+        ("by Acme Robotics, Inc., a Delaware corporation", "ORG", "Acme Robotics, Inc."),
+        ("and Dewey, Cheatem & Howe LLC, a", "ORG", "Dewey, Cheatem & Howe LLC"),
+        ("BIRCH FIRST GLOBAL INVESTMENTS INC. (", "ORG", "BIRCH FIRST GLOBAL INVESTMENTS INC."),
+        ("with Acme Holdings Co., Ltd. and", "ORG", "Acme Holdings Co., Ltd."),
+        ("to Bank of America Corporation.", "ORG", "Bank of America Corporation"),
+        ("The Coca-Cola Company", "ORG", "Coca-Cola Company"),
+        ("Siemens AG and", "ORG", "Siemens AG"),
     ],
 )
 def test_contract_rules_find_the_span(contract_rules, text, label, span):
@@ -107,10 +114,16 @@ def test_contract_rules_find_the_span(contract_rules, text, label, span):
         ("the Company may 2023 be", "DATE"),
         ("in Section 3.2 (see Exhibit B)", "ALIAS"),
         ("the second year, each month", "DURATION"),
+        ("The Company shall pay. This Agreement Inc", "ORG"),
+        ("Section 2. Company may", "ORG"),
     ],
 )
 def test_contract_rules_leave_lookalikes_alone(contract_rules, text, label):
     assert _texts(contract_rules, text, label) == []
+
+
+def test_two_names_joined_by_and_stay_two(contract_rules):
+    assert _texts(contract_rules, "Acme Corp. and Beta Inc. agree", "ORG") == ["Acme Corp.", "Beta Inc."]
 
 
 def test_a_full_date_does_not_also_give_its_month_and_year(contract_rules):
@@ -147,6 +160,7 @@ def test_rule_priorities_follow_the_documented_order(contract_rules):
     priority = {rule.id: rule.priority for rule in contract_rules.rules}
     assert priority["money-written"] > priority["money-symbol"] > priority["alias-parenthetical"]
     assert priority["date-day-month-year"] > priority["date-month-year"] > priority["alias-parenthetical"]
+    assert priority["money-symbol"] > priority["org-legal-form"] > priority["alias-parenthetical"]
     assert priority["alias-parenthetical"] > priority["product-code"]
     assert all(0.9 <= rule.score <= 0.99 for rule in contract_rules.rules)
 
