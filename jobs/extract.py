@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
-from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, TABLE_CELLS
+from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, SCAN_RESULT, TABLE_CELLS
 from jobs.stage import (
     Output,
     StageContext,
@@ -31,7 +31,6 @@ from udfs.extract import (
     PENDING,
     ExtractOptions,
     RoutingOptions,
-    assemble_runs,
     assemble_table,
     finish_batches,
     scan_batches,
@@ -93,12 +92,13 @@ def explode_page_ranges(documents_df: DataFrame, pages_per_range: int, max_pages
 
 
 def transform_scan(ranges_df: DataFrame, options: ExtractOptions) -> DataFrame:
-    out_schema = to_arrow_schema(RAW_PAGE)
+    """Page ranges → SCAN_RESULT rows: raw pages, or whole documents already assembled."""
+    out_schema = to_arrow_schema(SCAN_RESULT)
 
     def scan(batches):
         return scan_batches(batches, options, out_schema)
 
-    return ranges_df.mapInArrow(scan, RAW_PAGE)
+    return ranges_df.mapInArrow(scan, SCAN_RESULT)
 
 
 def transform_finish(pending_df: DataFrame, options: ExtractOptions) -> DataFrame:
@@ -120,17 +120,6 @@ def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions, partiti
         return assemble_table(table, options, out_schema)
 
     return raw_pages_df.repartition(partitions, "doc_id").groupBy("doc_id").applyInArrow(assemble, EXTRACT_RESULT)
-
-
-def transform_assemble_in_place(raw_pages_df: DataFrame, options: ExtractOptions) -> DataFrame:
-    """Page rows of documents scanned whole by one task → outcome rows, no shuffle: each
-    document's rows are consecutive in the partition its scan task produced."""
-    out_schema = to_arrow_schema(EXTRACT_RESULT)
-
-    def assemble(batches):
-        return assemble_runs(batches, options, out_schema)
-
-    return raw_pages_df.mapInArrow(assemble, EXTRACT_RESULT)
 
 
 def explode_pages(outcomes_df: DataFrame, run_id: str) -> DataFrame:
@@ -173,21 +162,22 @@ def run_extract(ctx: StageContext) -> StageResult:
         )
         ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
         scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options).persist()
+        assembled_df = None
         try:
-            pending = scanned_df.where(F.col("status") == PENDING)
+            raw_df = scanned_df.where(F.col("raw").isNotNull()).select("raw.*")
+            pending = raw_df.where(F.col("status") == PENDING)
             pending_by_doc = {r["doc_id"]: r["count"] for r in pending.groupBy("doc_id").count().collect()}
             pending_pages = sum(pending_by_doc.values())
             finished_df = transform_finish(
                 pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options
             )
-            # Documents scanned whole by one task with nothing to OCR are assembled where they
-            # are; the others (split into ranges, or with OCR pages) are grouped by a shuffle.
-            in_place = F.col("range_complete") & ~F.col("doc_id").isin(list(pending_by_doc))
-            done_df = scanned_df.where(F.col("status") != PENDING)
-            grouped_df = done_df.where(~in_place).unionByName(finished_df)
-            outcomes_df = transform_assemble_in_place(done_df.where(in_place), options).unionByName(
-                transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4))
-            )
+            # Documents the scan assembled whole come straight from it; the others (split into
+            # ranges, or with pages to OCR) are grouped by a shuffle and assembled.
+            grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
+            assembled_df = transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4)).persist()
+            # Both parts are cached (the scan's and the assembled ones), so the outcomes are not
+            # cached again: each table is written straight from them.
+            outcomes_df = scanned_df.where(F.col("outcome").isNotNull()).select("outcome.*").unionByName(assembled_df)
             publish_outcomes(
                 ctx,
                 result,
@@ -201,10 +191,13 @@ def run_extract(ctx: StageContext) -> StageResult:
                 failures=lambda df: df.where(F.col("status") != STATUS_OK).select(
                     "doc_id", "status", "error_class", "error_message"
                 ),
+                cache=False,
             )
             result.notes.append(f"{pending_pages} page(s) OCR'd")
         finally:
             scanned_df.unpersist()
+            if assembled_df is not None:
+                assembled_df.unpersist()
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     return result

@@ -187,7 +187,6 @@ RAW_PAGE = T.StructType(
         T.StructField("source_path", T.StringType(), False),
         T.StructField("page_count", T.IntegerType(), True),
         T.StructField("page_no", T.IntegerType(), False),
-        T.StructField("range_complete", T.BooleanType(), False),  # this page's range covers the whole document
         T.StructField("status", T.StringType(), False),  # ok | failed | pending_ocr
         T.StructField("method", T.StringType(), False),
         T.StructField("route_reason", T.StringType(), True),
@@ -237,6 +236,15 @@ EXTRACT_RESULT = T.StructType(
         T.StructField("error_message", T.StringType(), True),
         T.StructField("pages", T.ArrayType(PAGE_RESULT, False), False),
         T.StructField("tables", T.ArrayType(PAGE_TABLE_CELL, False), False),
+    ]
+)
+
+# Extract pass 1 output: a page row still to be OCR'd or assembled, or a document that the
+# scan task assembled whole (one range, nothing to OCR).
+SCAN_RESULT = T.StructType(
+    [
+        T.StructField("raw", RAW_PAGE, True),
+        T.StructField("outcome", EXTRACT_RESULT, True),
     ]
 )
 

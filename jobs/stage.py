@@ -132,15 +132,18 @@ def publish_outcomes(
     outputs: Sequence[Output],
     failures: Callable[[DataFrame], DataFrame],
     summarize: Callable[[DataFrame], list[str]] | None = None,
+    cache: bool = True,
 ) -> None:
     """Write a stage's rows for ``doc_ids`` (replacing their earlier rows), one commit per
     table, then record the documents it failed. The UDF outcomes are computed once;
-    ``summarize`` adds notes on them to the stage result."""
-    cached = outcomes_df.persist()
+    ``summarize`` adds notes on them to the stage result. ``cache=False``: the caller has
+    cached what is expensive in ``outcomes_df`` already."""
+    cached = outcomes_df.persist() if cache else outcomes_df
     try:
-        # Compute the outcomes once with the UDF stages' own parallelism, then write each table
-        # from the cache in as many tasks (and files) as there are task slots.
-        cached.count()
+        if cache:
+            # Compute the outcomes once with the UDF stages' own parallelism, then write each
+            # table from the cache in as many tasks (and files) as there are task slots.
+            cached.count()
         files = ctx.spark.sparkContext.defaultParallelism
         for output in outputs:
             rows = output.rows(cached).coalesce(files)
@@ -151,7 +154,8 @@ def publish_outcomes(
         if summarize is not None:
             result.notes.extend(summarize(cached))
     finally:
-        cached.unpersist()
+        if cache:
+            cached.unpersist()
     record_outcomes(ctx, failed, stage)
 
 

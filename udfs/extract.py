@@ -106,7 +106,6 @@ def _raw_row(doc_id: str, source_path: str, page_count: int, page_no: int, **val
         "source_path": source_path,
         "page_count": page_count,
         "page_no": page_no,
-        "range_complete": False,
         "status": STATUS_OK,
         "method": METHOD_TEXT,
         "route_reason": None,
@@ -261,16 +260,21 @@ def scan_range(
 def scan_batches(
     batches: Iterator[pa.RecordBatch], options: ExtractOptions, out_schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: (doc_id, source_path, page_count, first_page, last_page) → page rows."""
+    """mapInArrow body: (doc_id, source_path, page_count, first_page, last_page) → rows of
+    ``{raw, outcome}``. A range that covers its whole document and needs no OCR is assembled
+    here, in the scan task, and comes out as one ``outcome`` (no second pass over its pages);
+    the pages of any other range come out as ``raw`` rows for the OCR and assembly passes."""
     for batch in batches:
         for unit in batch.to_pylist():
             rows = scan_range(
                 unit["doc_id"], unit["source_path"], unit["page_count"], unit["first_page"], unit["last_page"], options
             )
-            complete = unit["first_page"] == 1 and unit["last_page"] >= min(unit["page_count"] or 0, options.max_pages)
-            for row in rows:
-                row["range_complete"] = complete
-            yield pa.RecordBatch.from_pylist(rows, schema=out_schema)
+            whole = unit["first_page"] == 1 and unit["last_page"] >= min(unit["page_count"] or 0, options.max_pages)
+            if rows and whole and all(row["status"] != PENDING for row in rows):
+                items = [{"raw": None, "outcome": assemble_document(rows, options)}]
+            else:
+                items = [{"raw": row, "outcome": None} for row in rows]
+            yield pa.RecordBatch.from_pylist(items, schema=out_schema)
 
 
 # --- pass 2: finish the expensive pages ---------------------------------------------------
@@ -444,22 +448,6 @@ def assemble_document(rows: list[dict[str, Any]], options: ExtractOptions) -> di
 def assemble_table(table: pa.Table, options: ExtractOptions, out_schema: pa.Schema) -> pa.Table:
     """applyInArrow body: all page rows of one document → one outcome row."""
     return pa.Table.from_pylist([assemble_document(table.to_pylist(), options)], schema=out_schema)
-
-
-def assemble_runs(
-    batches: Iterator[pa.RecordBatch], options: ExtractOptions, out_schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body for documents whose page rows are consecutive in one partition (a
-    single scan range, nothing to OCR): assemble each run of rows without a shuffle."""
-    current: list[dict[str, Any]] = []
-    for batch in batches:
-        for row in batch.to_pylist():
-            if current and row["doc_id"] != current[0]["doc_id"]:
-                yield pa.RecordBatch.from_pylist([assemble_document(current, options)], schema=out_schema)
-                current = []
-            current.append(row)
-    if current:
-        yield pa.RecordBatch.from_pylist([assemble_document(current, options)], schema=out_schema)
 
 
 def extract_document(doc_id: str, source_path: str, page_count: int, options: ExtractOptions) -> dict[str, Any]:
