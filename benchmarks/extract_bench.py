@@ -235,6 +235,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=None, help="use only the first N CUAD PDFs")
     parser.add_argument("--ocr-docs", type=int, default=4)
     parser.add_argument("--ocr-pages-per-doc", type=int, default=6)
+    parser.add_argument("--skip-ocr", action="store_true", help="measure the digital path only")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "extract-bench")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--spark-worker", type=Path, help=argparse.SUPPRESS)
@@ -257,8 +258,12 @@ def main() -> int:
         if not target.exists():
             target.symlink_to(path)
     ocr_dir = args.work / "ocr"
-    print(f"building the OCR set from {args.ocr_docs} documents x {args.ocr_pages_per_doc} pages …", file=sys.stderr)
-    references = build_ocr_set(digital_files[: args.ocr_docs], args.ocr_pages_per_doc, ocr_dir)
+    references: dict[str, list[str]] = {}
+    if not args.skip_ocr:
+        print(
+            f"building the OCR set from {args.ocr_docs} documents x {args.ocr_pages_per_doc} pages …", file=sys.stderr
+        )
+        references = build_ocr_set(digital_files[: args.ocr_docs], args.ocr_pages_per_doc, ocr_dir)
     ocr_files = sorted(ocr_dir.glob("*.pdf"))
 
     report: dict = {
@@ -268,7 +273,8 @@ def main() -> int:
             "python": platform.python_version(),
         }
     }
-    for path_name, files, ocr in (("digital", digital_files, False), ("ocr", ocr_files, True)):
+    paths = [("digital", digital_files, False)] + ([] if args.skip_ocr else [("ocr", ocr_files, True)])
+    for path_name, files, ocr in paths:
         print(f"{path_name}: plain loop …", file=sys.stderr)
         seconds, pages, texts = plain_loop(files, ocr)
         entry = {"pages": pages, "plain_seconds": round(seconds, 2), "plain_pages_per_s": round(pages / seconds, 2)}
