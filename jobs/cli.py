@@ -4,7 +4,8 @@
     docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID]
     docner extract --lake DIR [--env ENV] [--run-id ID]
     docner ner     --lake DIR [--env ENV] [--run-id ID]
-    docner sql     --lake DIR [--format table|csv|json] "SELECT …"
+    docner sql     --lake DIR [--format table|csv|json] [--as-of VERSION|TABLE=VERSION|TIME] "SELECT …"
+    docner sql     --lake DIR --tables
     docner samples --out DIR
 
 Results go to stdout; logs and Spark's own chatter go to stderr.
@@ -58,7 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run SQL over the lake's tables")
     sql.add_argument("--lake", required=True)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    sql.add_argument("query")
+    sql.add_argument("query", nargs="?", help="Spark SQL over the tables (each a view by its name)")
+    sql.add_argument(
+        "--as-of",
+        action="append",
+        default=[],
+        metavar="VERSION|TABLE=VERSION|TIME",
+        help="time travel: every table at a version or an ISO time (UTC unless given), or one table "
+        "at its own version; repeatable",
+    )
+    sql.add_argument("--tables", action="store_true", help="list the tables with their versions instead")
     _add_config_args(sql)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
@@ -107,10 +117,18 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
 def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.session import build_spark
-    from jobs.sql import format_rows, run_query
+    from jobs.sql import format_rows, list_table_versions, parse_as_of, run_query
 
+    if args.tables:
+        table_columns, listing = list_table_versions(args.lake)
+        sys.stdout.write(format_rows(table_columns, listing, args.format) + "\n")
+        return 0
+    if not args.query:
+        print("docner sql: give a query, or --tables", file=sys.stderr)
+        return 2
+    as_of = parse_as_of(args.as_of)  # before Spark starts: a bad value fails fast
     spark = build_spark(config)
-    columns, rows = run_query(spark, args.lake, args.query)
+    columns, rows = run_query(spark, args.lake, args.query, as_of)
     sys.stdout.write(format_rows(columns, rows, args.format) + "\n")
     return 0
 

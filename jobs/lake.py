@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 from deltalake import DeltaTable, Schema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -69,12 +71,39 @@ def list_tables(lake: str | Path) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def read_table(spark: SparkSession, lake: str | Path, name: str, version: int | None = None) -> DataFrame:
-    """The table's snapshot (latest, or ``version``) as a DataFrame with the table's own schema."""
-    path = table_path(lake, name)
+def snapshot(path: str, name: str, version: int | None = None, as_of: dt.datetime | None = None) -> DeltaTable:
+    """The table at its latest version, at ``version``, or as it was at time ``as_of``."""
     if not DeltaTable.is_deltatable(path):
         raise LakeError(f"no Delta table {name!r} at {path}")
-    table = DeltaTable(path, version=version)
+    try:
+        table = DeltaTable(path, version=version)
+        if as_of is not None:
+            as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+            created = min(entry["timestamp"] for entry in DeltaTable(path).history())
+            if as_of.timestamp() * 1000 < created:
+                raise LakeError(f"table {name!r} did not exist yet at {as_of.isoformat()}")
+            table.load_as_version(as_of)
+    except LakeError:
+        raise
+    except Exception:  # noqa: BLE001 - delta-rs raises several types for a version or time it lacks
+        wanted = f"version {version}" if version is not None else f"time {as_of.isoformat() if as_of else ''}"
+        raise LakeError(
+            f"table {name!r} has no snapshot at {wanted} (versions 0-{DeltaTable(path).version()})"
+        ) from None
+    return table
+
+
+def read_table(
+    spark: SparkSession,
+    lake: str | Path,
+    name: str,
+    version: int | None = None,
+    as_of: dt.datetime | None = None,
+) -> DataFrame:
+    """The table's snapshot (latest, ``version``, or as of time ``as_of``) as a DataFrame with
+    the table's own schema."""
+    path = table_path(lake, name)
+    table = snapshot(path, name, version, as_of)
     _check_readable(table, name)
     schema = from_arrow_schema(table_arrow_schema(table))
     files = table.file_uris()
@@ -84,6 +113,29 @@ def read_table(spark: SparkSession, lake: str | Path, name: str, version: int | 
     if table.metadata().partition_columns:
         reader = reader.option("basePath", path)
     return reader.parquet(*files).select(*[F.col(f"`{c}`") for c in schema.fieldNames()])
+
+
+def table_versions(lake: str | Path) -> list[dict[str, object]]:
+    """Each table's current version, when and how it was last changed, files and rows."""
+    listing = []
+    for name, path in list_tables(lake).items():
+        table = DeltaTable(path)
+        last = table.history(1)[0] if table.version() >= 0 else {}
+        adds = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+        timestamp = last.get("timestamp")
+        listing.append(
+            {
+                "table": name,
+                "version": table.version(),
+                "updated_at": dt.datetime.fromtimestamp(timestamp / 1000, dt.UTC) if timestamp else None,
+                "operation": last.get("operation"),
+                "by": last.get("userMetadata"),
+                "files": len(adds.get("path", [])),
+                "rows": int(sum(n for n in adds.get("num_records", []) if n is not None)),
+                "size_bytes": int(sum(adds.get("size_bytes", []))),
+            }
+        )
+    return listing
 
 
 def _check_readable(table: DeltaTable, name: str) -> None:
