@@ -18,7 +18,10 @@ export OMP_THREAD_LIMIT := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help os-deps venv samples run test lint lock clean
+READER_VENV ?= .venv-reader
+READER_STAMP := $(READER_VENV)/.docner-installed
+
+.PHONY: help os-deps venv reader samples run test lint lock clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +38,13 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the hash-locked dependencies and docner itself
 
+$(READER_STAMP): requirements-reader.lock
+	$(PYTHON) -m venv $(READER_VENV)
+	$(READER_VENV)/bin/pip install --quiet --require-hashes -r requirements-reader.lock
+	@touch $@
+
+reader: $(READER_STAMP) ## A separate venv with DuckDB + its delta extension, the tests' independent reader
+
 samples: venv ## Generate the sample contract PDFs into build/samples
 	$(BIN)/docner samples --out $(SAMPLES)
 
@@ -42,7 +52,7 @@ run: os-deps venv ## Set up, generate the samples and run the whole pipeline on 
 	$(BIN)/docner samples --out $(SAMPLES)
 	$(BIN)/docner run --input $(SAMPLES) --lake $(LAKE) --env $(ENV)
 
-test: os-deps venv lint ## Set up, lint (ruff, mypy), then run the test suite
+test: os-deps venv reader lint ## Set up, lint (ruff, mypy), then run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
@@ -58,5 +68,5 @@ lock: ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and r
 	  -o requirements.lock setup.cfg requirements.in
 
 clean: ## Remove the venv, the samples, the lake and caches
-	rm -rf $(VENV) build $(LAKE) .pytest_cache .mypy_cache .ruff_cache .hypothesis spark-warehouse
+	rm -rf $(VENV) $(READER_VENV) build $(LAKE) .pytest_cache .mypy_cache .ruff_cache .hypothesis spark-warehouse
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -312,3 +312,36 @@ def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run
     spans = sorted((e["doc_id"], e["doc_start"], e["doc_end"]) for e in entities)
     for (doc_a, _, end_a), (doc_b, start_b, _) in itertools.pairwise(spans):
         assert doc_a != doc_b or end_a <= start_b  # merged: no overlaps
+
+
+def test_an_independent_reader_sees_the_same_tables(spark, first_run, lake):
+    """DuckDB's delta extension, in its own venv (`make reader`), reads every table the
+    pipeline wrote — including the documents table rewritten by replace-where commits."""
+    import json
+    import subprocess
+
+    from tests.conftest import REPO
+
+    reader = REPO / ".venv-reader" / "bin" / "python"
+    assert reader.exists(), "the independent reader venv is missing: run `make reader` (make test does)"
+    queries = {
+        "documents": "SELECT count(*), count(DISTINCT doc_id), sum(size_bytes) FROM t",
+        "pages": "SELECT count(*), sum(char_count), sum(length(text)), sum(size(word_boxes)) FROM t",
+        "tables": "SELECT count(*), sum(length(text)) FROM t",
+        "entities": "SELECT count(*), count(DISTINCT entity_id), sum(doc_end - doc_start), sum(size(sources)) FROM t",
+    }
+    expected = {}
+    for name, query in queries.items():
+        read_table(spark, lake, name).createOrReplaceTempView("t")
+        expected[name] = [None if v is None else float(v) for v in spark.sql(query).first()]
+    completed = subprocess.run(
+        [str(reader), str(REPO / "tests" / "readers" / "duckdb_delta.py"), str(lake), *queries],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    seen = json.loads(completed.stdout)["tables"]
+    assert seen == expected
+    assert expected["entities"][0] > 50 and expected["documents"][0] > 5
