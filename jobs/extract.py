@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
+from jobs.runs import record_run
 from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, SCAN_RESULT, TABLE_CELLS
 from jobs.stage import (
     Output,
@@ -200,6 +201,7 @@ def run_extract(ctx: StageContext) -> StageResult:
                 assembled_df.unpersist()
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
+    record_run(ctx, result)
     return result
 
 

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.lake import in_list
+from jobs.runs import record_run
 from jobs.schemas import DOCUMENTS, PROBE_RESULT
 from jobs.stage import StageContext, StageResult, partitions_for, status_counts
 from udfs.errors import STATUS_OK, STATUS_SKIPPED
@@ -60,6 +61,7 @@ def run_ingest(ctx: StageContext, input_location: str) -> StageResult:
     if not files:
         result.notes.append(f"no *.pdf files under {input_location}")
         result.seconds = time.monotonic() - started
+        record_run(ctx, result)
         return result
     settings = ctx.config.ingest
     files_df = ctx.spark.createDataFrame(
@@ -77,6 +79,7 @@ def run_ingest(ctx: StageContext, input_location: str) -> StageResult:
     result.versions[DOCUMENTS.name] = written.version
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
+    record_run(ctx, result)
     return result
 
 

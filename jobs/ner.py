@@ -19,6 +19,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake import read_table
+from jobs.runs import record_run
 from jobs.schemas import ENTITIES, NER_RESULT, PAGES
 from jobs.stage import (
     Output,
@@ -91,12 +92,17 @@ def ner_options(config: DocnerConfig) -> NerOptions:
     )
 
 
-def check_backends(options: NerOptions, local: bool) -> list[str]:
+def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[str, str]]:
     """Load what can be loaded on the driver so a missing model fails the stage at once,
-    with the message that says how to provide it. Returns notes for the stage summary."""
-    notes = []
+    with the message that says how to provide it. Returns notes for the stage summary and
+    the model (name and version) of each backend."""
+    notes: list[str] = []
+    models: dict[str, str] = {}
     if SOURCE_SPACY in options.backends:
-        load_spacy(options.spacy.model, options.spacy.max_chunk_chars)
+        loaded = load_spacy(options.spacy.model, options.spacy.max_chunk_chars)
+        models[SOURCE_SPACY] = f"{loaded.name} {loaded.version}"
+    if options.rules is not None:
+        models[SOURCE_RULES] = f"{options.rules.name} {options.rules.version}"
     if options.transformers is not None:
         from udfs.ner_spacy import ModelUnavailable
         from udfs.ner_transformers import load_transformers
@@ -104,12 +110,14 @@ def check_backends(options: NerOptions, local: bool) -> list[str]:
         if Path(options.transformers.model_path).is_dir() or local:
             backend = load_transformers(options.transformers)
             notes.append(f"transformers model {backend.model} {backend.model_version}")
+            models[SOURCE_TRANSFORMERS] = f"{backend.model} {backend.model_version}"
         elif not local:
             # On a cluster the checkpoint may be shipped to the executors only (--archives).
             notes.append(f"transformers model {options.transformers.model_path} is checked on the executors")
+            models[SOURCE_TRANSFORMERS] = options.transformers.model_path
         else:
             raise ModelUnavailable(f"no checkpoint directory at {options.transformers.model_path}")
-    return notes
+    return notes, models
 
 
 def resource_profile(settings: ResourceSettings) -> ResourceProfile | None:
@@ -196,7 +204,8 @@ def run_ner(ctx: StageContext) -> StageResult:
     options = ner_options(ctx.config)
     result = StageResult(STAGE, ctx.run_id)
     local = str(ctx.spark.sparkContext.master).startswith("local")
-    result.notes.extend(check_backends(options, local=local))
+    notes, result.models = check_backends(options, local=local)
+    result.notes.extend(notes)
     doc_ids = [
         r["doc_id"] for r in documents_of_run(ctx, [STATUS_OK, STATUS_PARTIAL]).select("doc_id").distinct().collect()
     ]
@@ -235,6 +244,7 @@ def run_ner(ctx: StageContext) -> StageResult:
         )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
+    record_run(ctx, result)
     return result
 
 

@@ -144,7 +144,42 @@ ENTITIES = TableSpec(
     ),
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES)}
+_COUNTS = T.MapType(T.StringType(), T.LongType(), False)
+
+RUNS = TableSpec(
+    name="runs",
+    description="One row per stage per run: what went in and out, how long it took, with what.",
+    key=("run_id", "stage"),
+    schema=T.StructType(
+        [
+            T.StructField("run_id", T.StringType(), False),
+            T.StructField("stage", T.StringType(), False),  # ingest | extract | ner
+            T.StructField("env", T.StringType(), False),
+            T.StructField("started_at", T.TimestampType(), False),
+            T.StructField("finished_at", T.TimestampType(), False),
+            T.StructField("seconds", T.DoubleType(), False),
+            T.StructField("documents_in", T.IntegerType(), False),
+            T.StructField("documents_by_status", _COUNTS, False),  # this run's documents after the stage
+            T.StructField("rows_written", _COUNTS, False),  # table -> rows
+            T.StructField("table_versions", _COUNTS, False),  # table -> version committed
+            T.StructField("pages", T.LongType(), True),  # extract: pages written
+            T.StructField("pages_per_s", T.DoubleType(), True),
+            T.StructField("ocr_page_share", T.DoubleType(), True),  # extract: share of ok pages read by OCR
+            T.StructField("entities", T.LongType(), True),  # ner
+            T.StructField("entities_per_document", T.DoubleType(), True),
+            T.StructField("mean_score", T.DoubleType(), True),  # ner: over entities with a score
+            T.StructField("label_mix", _COUNTS, True),  # ner: label -> entities
+            T.StructField(
+                "models", T.MapType(T.StringType(), T.StringType(), False), False
+            ),  # backend -> model version
+            T.StructField("code_version", T.StringType(), False),
+            T.StructField("config_hash", T.StringType(), False),  # sha256 of the effective configuration
+            T.StructField("notes", T.ArrayType(T.StringType(), False), False),
+        ]
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, RUNS)}
 
 # What the per-document / per-page UDFs return: one outcome row per unit of work, with
 # its results nested and its error (if any) alongside, so that nothing is silently lost.

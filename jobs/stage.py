@@ -37,6 +37,7 @@ class StageResult:
     versions: dict[str, int | None] = field(default_factory=dict)  # table -> committed version
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)  # backend -> "model version"
 
 
 @dataclass(frozen=True)

