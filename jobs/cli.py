@@ -6,6 +6,7 @@
     docner ner     --lake DIR [--env ENV] [--run-id ID]
     docner sql     --lake DIR [--format table|csv|json] [--as-of VERSION|TABLE=VERSION|TIME] "SELECT …"
     docner sql     --lake DIR --tables
+    docner maintain --lake DIR [--dry-run] [--format table|csv|json]
     docner samples --out DIR
 
 Results go to stdout; logs and Spark's own chatter go to stderr.
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("--tables", action="store_true", help="list the tables with their versions instead")
     _add_config_args(sql)
+    maintain = commands.add_parser(
+        "maintain", help="compact small files, checkpoint, vacuum removed and never-committed files"
+    )
+    maintain.add_argument("--lake", required=True)
+    maintain.add_argument("--dry-run", action="store_true", help="list what vacuum would delete; change nothing")
+    maintain.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_config_args(maintain)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -133,6 +141,19 @@ def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     return 0
 
 
+def _maintain_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from dataclasses import astuple, fields
+
+    from jobs.maintain import TableMaintenance, maintain_lake
+    from jobs.sql import format_rows
+
+    done = maintain_lake(args.lake, config.maintain, dry_run=args.dry_run)
+    columns = [f.name for f in fields(TableMaintenance)]
+    rows = [tuple(round(v, 2) if isinstance(v, float) else v for v in astuple(entry)) for entry in done]
+    sys.stdout.write(format_rows(columns, rows, args.format) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -151,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config(args)
         if args.command == "sql":
             return _sql_command(args, config)
+        if args.command == "maintain":
+            return _maintain_command(args, config)
         return _stage_command(args, config)
     except ConfigError as exc:
         print(f"docner: configuration error: {exc}", file=sys.stderr)

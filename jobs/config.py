@@ -215,6 +215,14 @@ class NerSettings(_Section):
         return self
 
 
+class MaintainSettings(_Section):
+    compact: bool = True
+    target_file_mb: int = Field(128, ge=1)  # compaction's target file size
+    checkpoint: bool = True
+    # Files removed by commits, and files no commit added, are deleted once older than this.
+    retention_hours: int = Field(168, ge=0)
+
+
 class DocnerConfig(_Section):
     env: str
     conf_dir: str  # where the files were read from: relative paths in them are taken from here
@@ -223,6 +231,7 @@ class DocnerConfig(_Section):
     ingest: IngestSettings = IngestSettings()
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
+    maintain: MaintainSettings = MaintainSettings()
 
 
 def resolve_conf_path(config: DocnerConfig, path: str) -> Path:

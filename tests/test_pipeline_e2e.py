@@ -364,3 +364,41 @@ def test_runs_record_every_stage_with_its_figures(spark, first_run, lake):
     assert len({r["config_hash"] for r in rows.values()}) == 1 and len(ner["config_hash"]) == 64
     assert all(r["started_at"] <= r["finished_at"] and r["seconds"] >= 0 for r in rows.values())
     assert ner["table_versions"]["entities"] >= 1
+
+
+def test_maintain_compacts_checkpoints_and_vacuums_without_changing_content(spark, first_run, lake, tmp_path):
+    import json
+    import shutil
+    import subprocess
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.config import load_config
+    from jobs.maintain import maintain_lake
+    from tests.conftest import REPO
+
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    orphan = copy / "pages" / "part-00000-never-committed.snappy.parquet"  # a killed writer's file
+    pq.write_table(pa.table({"doc_id": ["x"]}), orphan)
+    names = ("documents", "pages", "tables", "entities")
+
+    def content(root):
+        reader = REPO / ".venv-reader" / "bin" / "python"
+        script = REPO / "tests" / "readers" / "duckdb_delta.py"
+        out = subprocess.run([str(reader), str(script), str(root), *names], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)["tables"]
+
+    before = content(copy)
+    before_rows = {name: sorted(map(tuple, read_table(spark, copy, name).collect())) for name in ("entities", "pages")}
+    settings = load_config("local", overrides=["maintain.retention_hours=0"]).maintain
+    done = {m.table: m for m in maintain_lake(copy, settings)}
+    assert done["entities"].files_after == 1 and done["entities"].compacted_from > 1
+    assert all(m.checkpoint for m in done.values())
+    assert not orphan.exists() and done["pages"].vacuumed >= 1
+    assert any(p.name.endswith(".checkpoint.parquet") for p in (copy / "pages" / "_delta_log").iterdir())
+    assert content(copy) == before  # the independent reader sees the same tables
+    after_rows = {name: sorted(map(tuple, read_table(spark, copy, name).collect())) for name in ("entities", "pages")}
+    assert after_rows == before_rows
+    assert DeltaTable(str(copy / "entities")).protocol().min_reader_version == 1  # still plain Delta
