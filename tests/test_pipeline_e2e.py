@@ -262,8 +262,14 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), "explore_lake.ipynb", "exec"), namespace)
     assert len(namespace["documents"]) == 13
-    assert not namespace["top_orgs"].empty
+    top_orgs = namespace["top_orgs"]
+    assert not top_orgs.empty and top_orgs.index.is_unique
+    assert "acme robotics" in top_orgs.index  # "Acme Robotics, Inc." across the samples, one key
     assert namespace["mentions_of"](namespace["example"])["context"].str.contains(r"\[").all()
+    by_month = namespace["amounts_by_month"]
+    assert not by_month.empty and set(by_month["currency"]) >= {"USD"}
+    assert by_month["month"].str.fullmatch(r"\d{4}-\d{2}").all()
+    assert by_month["total"].sum() == namespace["amounts"]["amount"].sum() > 0
 
 
 def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run, lake, tmp_path):
