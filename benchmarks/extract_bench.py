@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import random
 import re
 import statistics
@@ -30,6 +29,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench_report import emit, machine
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CUAD = REPO.parent / "shared" / "datasets" / "cuad-dev"
@@ -267,11 +268,7 @@ def main() -> int:
     ocr_files = sorted(ocr_dir.glob("*.pdf"))
 
     report: dict = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        }
+        "machine": machine(),
     }
     paths = [("digital", digital_files, False)] + ([] if args.skip_ocr else [("ocr", ocr_files, True)])
     for path_name, files, ocr in paths:
@@ -321,11 +318,7 @@ def main() -> int:
                 "mean": round(statistics.fmean(rates), 4),
                 "worst": round(max(rates), 4),
             }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit(report, args.json)
     return 0
 
 

@@ -26,13 +26,14 @@ import ast
 import csv
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_report import emit, machine
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -315,11 +316,7 @@ def main() -> int:
 
     args.work.mkdir(parents=True, exist_ok=True)
     report: dict = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        }
+        "machine": machine(),
     }
     if "spacy" not in args.skip:
         texts = _texts(args.cuad, args.spacy_docs)
@@ -365,11 +362,7 @@ def main() -> int:
     if "quality" not in args.skip:
         print("quality: ingest + extract of the CUAD dev PDFs, NER spaCy alone and hybrid …", file=sys.stderr)
         report["cuad_quality"] = run_quality(args.cuad, args.work)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit(report, args.json)
     return 0
 
 

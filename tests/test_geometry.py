@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from udfs.boxes import span_box
 from udfs.ocr import _long_runs, _PageFrame
 
 
@@ -45,32 +44,6 @@ def test_ocr_boxes_map_back_to_the_original_page(rotation, skew):
     box = _PageFrame(width, height, dpi, rotation, skew).to_page(x - 3, y - 3, x + 3, y + 3)
     assert abs((box.x0 + box.x1) / 2 - 63) < 1.5
     assert abs((box.top + box.bottom) / 2 - 43) < 1.5
-
-
-WORDS = [
-    {"start": 0, "end": 4, "x0": 10.0, "top": 10.0, "x1": 40.0, "bottom": 20.0},
-    {"start": 5, "end": 13, "x0": 45.0, "top": 10.0, "x1": 100.0, "bottom": 20.0},
-    {"start": 14, "end": 18, "x0": 10.0, "top": 25.0, "x1": 40.0, "bottom": 35.0},
-]
-
-
-def test_entity_box_is_the_union_of_its_words():
-    assert span_box(WORDS, 0, 13) == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 20.0}
-    assert span_box(WORDS, 7, 16) == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 35.0}
-    assert span_box(WORDS, 4, 5) is None  # only the space between words
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 20), st.integers(0, 20))
-def test_entity_box_covers_every_word_it_overlaps(start, end):
-    box = span_box(WORDS, start, end)
-    overlapping = [w for w in WORDS if w["start"] < end and w["end"] > start]
-    if not overlapping or end <= start:
-        assert box is None
-        return
-    for word in overlapping:
-        assert box["x0"] <= word["x0"] and box["x1"] >= word["x1"]
-        assert box["top"] <= word["top"] and box["bottom"] >= word["bottom"]
 
 
 def _column_boxes(left_words: int, right_words: int, right_width: float) -> list:

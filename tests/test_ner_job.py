@@ -70,3 +70,80 @@ def test_documents_land_in_the_task_their_bin_names(spark):
     placed = {r["doc_id"]: r["task"] for r in spread.select("doc_id", F.spark_partition_id().alias("task")).collect()}
     assert placed == bins
     assert spread.rdd.getNumPartitions() == 5
+
+
+WORDS = [
+    {"start": 0, "end": 4, "x0": 10.0, "top": 10.0, "x1": 40.0, "bottom": 20.0},
+    {"start": 5, "end": 13, "x0": 45.0, "top": 10.0, "x1": 100.0, "bottom": 20.0},
+    {"start": 14, "end": 18, "x0": 10.0, "top": 25.0, "x1": 40.0, "bottom": 35.0},
+]
+
+
+def _boxes_of(spark, spans):
+    """with_entity_boxes over one page with WORDS, for entities at ``spans``; (start, end) → box."""
+    from jobs.ner import with_entity_boxes
+    from jobs.schemas import ENTITIES, PAGES
+
+    page = {f.name: None for f in PAGES.schema.fields} | {
+        "doc_id": "d",
+        "page_no": 1,
+        "status": "ok",
+        "method": "text",
+        "text": "",
+        "char_count": 0,
+        "word_boxes": WORDS,
+        "run_id": "r",
+    }
+    pages_df = spark.createDataFrame([tuple(page[f.name] for f in PAGES.schema.fields)], PAGES.schema)
+    fields = [f for f in ENTITIES.schema.fields if f.name not in ("x0", "top", "x1", "bottom")]
+    rows = []
+    for start, end in spans:
+        entity = {f.name: None for f in fields} | {
+            "doc_id": "d",
+            "entity_id": f"{start}-{end}",
+            "page_no": 1,
+            "start": start,
+            "end": end,
+            "end_page_no": 1,
+            "doc_start": start,
+            "doc_end": end,
+            "text": "x",
+            "label": "ORG",
+            "source": "rules",
+            "sources": ["rules"],
+            "model": "m",
+            "model_version": "1",
+            "entity_key": "x",
+            "run_id": "r",
+        }
+        rows.append(tuple(entity[f.name] for f in fields))
+    from pyspark.sql import types as T
+
+    entities_df = spark.createDataFrame(rows, T.StructType(fields))
+    boxed = with_entity_boxes(entities_df, pages_df).collect()
+    assert [f for f in boxed[0].asDict()] == ENTITIES.schema.fieldNames()
+    return {
+        (r["start"], r["end"]): None if r["x0"] is None else {k: r[k] for k in ("x0", "top", "x1", "bottom")}
+        for r in boxed
+    }
+
+
+def test_entity_box_is_the_union_of_its_words(spark):
+    boxes = _boxes_of(spark, [(0, 13), (7, 16), (4, 5)])
+    assert boxes[(0, 13)] == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 20.0}
+    assert boxes[(7, 16)] == {"x0": 10.0, "top": 10.0, "x1": 100.0, "bottom": 35.0}
+    assert boxes[(4, 5)] is None  # only the space between words
+
+
+def test_entity_box_covers_every_word_it_overlaps(spark):
+    spans = [(start, end) for start in range(0, 20) for end in range(start + 1, 21)]
+    boxes = _boxes_of(spark, spans)
+    for start, end in spans:
+        box = boxes[(start, end)]
+        overlapping = [w for w in WORDS if w["start"] < end and w["end"] > start]
+        if not overlapping:
+            assert box is None
+            continue
+        for word in overlapping:
+            assert box["x0"] <= word["x0"] and box["x1"] >= word["x1"]
+            assert box["top"] <= word["top"] and box["bottom"] >= word["bottom"]
