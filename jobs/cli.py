@@ -1,12 +1,16 @@
 """The ``docner`` command line.
 
-    docner run     --input DIR --lake DIR [--env ENV] [--run-id ID]
-    docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID]
-    docner extract --lake DIR [--env ENV] [--run-id ID]
-    docner ner     --lake DIR [--env ENV] [--run-id ID]
+    docner run     --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess [STAGES]]
+    docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+    docner extract --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+    docner ner     --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+
+Runs are incremental: each stage processes only the documents it has not processed with
+its current version (code, settings, models, rules); ``--reprocess`` forces it.
     docner sql     --lake DIR [--format table|csv|json] [--as-of VERSION|TABLE=VERSION|TIME] "SELECT …"
     docner sql     --lake DIR --tables
     docner maintain --lake DIR [--dry-run] [--format table|csv|json]
+    docner export-search --lake DIR --out FILE [--index NAME] [--full]
     docner samples --out DIR
 
 Results go to stdout; logs and Spark's own chatter go to stderr.
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from jobs.config import ConfigError, DocnerConfig, load_config
 
+STAGES = ("ingest", "extract", "ner")
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 log = logging.getLogger("docner")
@@ -43,7 +48,18 @@ def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool) -> None:
     if needs_input:
         parser.add_argument("--input", required=True, help="directory (searched recursively) or file of PDFs")
     parser.add_argument("--lake", required=True, help="directory of the Delta tables")
-    parser.add_argument("--run-id", help="run id; default: a new one (ingest, run) or the latest run (extract, ner)")
+    parser.add_argument(
+        "--run-id", help="run id (default: a new one); a retry with the same id commits each write once"
+    )
+    parser.add_argument(
+        "--reprocess",
+        nargs="?",
+        const=",".join(STAGES),
+        default="",
+        metavar="STAGE[,STAGE]",
+        help="process documents again even when done with the same stage version "
+        "(all stages of the command, or those named: ingest, extract, ner)",
+    )
     _add_config_args(parser)
 
 
@@ -78,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--dry-run", action="store_true", help="list what vacuum would delete; change nothing")
     maintain.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _add_config_args(maintain)
+    export = commands.add_parser(
+        "export-search", help="write entity_search as search-engine bulk NDJSON (changed documents and deletes)"
+    )
+    export.add_argument("--lake", required=True)
+    export.add_argument("--out", required=True, help="the NDJSON file to write (replaced)")
+    export.add_argument("--index", default="docner-documents", help="target index name (lower case)")
+    export.add_argument("--format", choices=["opensearch-bulk"], default="opensearch-bulk")
+    export.add_argument("--full", action="store_true", help="every current document, not only the changed ones")
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -89,38 +113,45 @@ def _config(args: argparse.Namespace) -> DocnerConfig:
 
 def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.extract import run_extract
+    from jobs.faults import arm
     from jobs.ingest import run_ingest
     from jobs.lake import ensure_tables
     from jobs.ner import run_ner
     from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
     from jobs.session import build_spark
-    from jobs.stage import StageContext, latest_run_id, new_run_id
+    from jobs.stage import StageContext, new_run_id
 
+    arm()
+    reprocess = _reprocess_stages(args.reprocess)
     lake = Path(args.lake).absolute()
     lake.mkdir(parents=True, exist_ok=True)
-    spark = build_spark(config)
     ensure_tables(lake)
-    if args.run_id:
-        run_id = args.run_id
-    elif args.command in ("run", "ingest"):
-        run_id = new_run_id()
-    else:
-        run_id = latest_run_id(spark, lake)
-    ctx = StageContext(spark=spark, config=config, lake=lake, run_id=run_id)
+    ctx = StageContext(spark=lambda: build_spark(config), config=config, lake=lake, run_id=args.run_id or new_run_id())
     if args.command == "run":
         print(describe_run(ctx, args.input), flush=True)
-        results = run_pipeline(ctx, args.input)
+        results = run_pipeline(ctx, args.input, reprocess)
         print(format_summary(results))
-        print()
-        print(format_example(ctx))
+        if any(result.documents_in for result in results[1:]):
+            print()
+            print(format_example(ctx))
+        else:
+            print("nothing to do: every document is up to date (--reprocess forces a stage)")
     else:
         stage = {
-            "ingest": lambda: run_ingest(ctx, args.input),
-            "extract": lambda: run_extract(ctx),
-            "ner": lambda: run_ner(ctx),
+            "ingest": lambda: run_ingest(ctx, args.input, reprocess="ingest" in reprocess),
+            "extract": lambda: run_extract(ctx, reprocess="extract" in reprocess),
+            "ner": lambda: run_ner(ctx, reprocess="ner" in reprocess),
         }
         print(format_summary([stage[args.command]()]))
     return 0
+
+
+def _reprocess_stages(value: str) -> frozenset[str]:
+    stages = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(stages - set(STAGES))
+    if unknown:
+        raise ConfigError(f"--reprocess names unknown stages {unknown} (stages: {', '.join(STAGES)})")
+    return stages
 
 
 def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
@@ -168,6 +199,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             golds = generate_samples(args.out)
             print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
+            return 0
+        if args.command == "export-search":
+            from jobs.search import export_search
+
+            try:
+                done = export_search(args.lake, args.out, index=args.index, full=args.full)
+            except ValueError as exc:  # a bad index name
+                print(f"docner: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(
+                f"wrote {done.path}: {done.indexed} document(s) to index, {done.deleted} to delete, "
+                f"{done.unchanged} unchanged (entity_search version {done.entity_search_version})"
+            )
             return 0
         config = _config(args)
         if args.command == "sql":

@@ -22,12 +22,12 @@ from jobs.stage import (
     Output,
     StageContext,
     StageResult,
-    documents_of_run,
+    documents_to_process,
     partitions_for,
     publish_outcomes,
     status_counts,
 )
-from udfs.errors import STATUS_OK
+from jobs.state import extract_version
 from udfs.extract import (
     PENDING,
     ExtractOptions,
@@ -36,7 +36,7 @@ from udfs.extract import (
     finish_batches,
     scan_batches,
 )
-from udfs.ocr import OcrOptions, tesseract_problem
+from udfs.ocr import OcrOptions, tesseract_problem, tesseract_version
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -135,31 +135,35 @@ def explode_tables(outcomes_df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def run_extract(ctx: StageContext) -> StageResult:
+def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
+    """Extract the documents not yet extracted with this stage version (all: ``reprocess``)."""
     started = time.monotonic()
     options = extract_options(ctx.config)
     settings = ctx.config.extract
     result = StageResult(STAGE, ctx.run_id)
+    tesseract = None
     if options.ocr_enabled:
         problem = tesseract_problem(options.ocr)
         if problem:
             # Digital pages still extract; pages that need OCR fail and are recorded as such.
             log.warning("OCR unavailable: %s", problem)
             result.notes.append(f"OCR unavailable: {problem}")
-    documents = (
-        documents_of_run(ctx, [STATUS_OK])
-        .select("doc_id", "source_path", F.col("page_count").cast("int").alias("page_count"))
-        .dropDuplicates(["doc_id"])
-        .collect()
-    )
-    doc_ids = [r["doc_id"] for r in documents]
+        else:
+            tesseract = tesseract_version(options.ocr)
+    version = extract_version(ctx.config, tesseract)
+    result.models["extract"] = version
+    documents = [
+        (r["doc_id"], r["source_path"], r["page_count"])
+        for r in documents_to_process(ctx, STAGE, version, lambda row: True, reprocess)
+    ]
+    doc_ids = [doc_id for doc_id, _, _ in documents]
     result.documents_in = len(doc_ids)
     if doc_ids:
         slots = ctx.spark.sparkContext.defaultParallelism
         documents_df = ctx.spark.createDataFrame(documents, "doc_id string, source_path string, page_count int")
         ranges = sum(
-            max(1, math.ceil(min(r["page_count"] or 0, settings.max_pages) / settings.pages_per_range))
-            for r in documents
+            max(1, math.ceil(min(page_count or 0, settings.max_pages) / settings.pages_per_range))
+            for _, _, page_count in documents
         )
         ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
         scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options).persist()
@@ -183,15 +187,14 @@ def run_extract(ctx: StageContext) -> StageResult:
                 ctx,
                 result,
                 stage=STAGE,
+                version=version,
                 doc_ids=doc_ids,
                 outcomes_df=outcomes_df,
                 outputs=[
                     Output(PAGES, lambda df: explode_pages(df, ctx.run_id)),
                     Output(TABLE_CELLS, lambda df: explode_tables(df, ctx.run_id)),
                 ],
-                failures=lambda df: df.where(F.col("status") != STATUS_OK).select(
-                    "doc_id", "status", "error_class", "error_message"
-                ),
+                statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),
                 cache=False,
             )
             result.notes.append(f"{pending_pages} page(s) OCR'd")

@@ -7,15 +7,26 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable, Schema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from jobs.delta import FORMAT_NAME
-from jobs.delta.commit import ROWS_KEY, table_arrow_schema
+from jobs.delta.commit import (
+    ROWS_KEY,
+    DeltaWriteError,
+    WriteRequest,
+    check_compatible,
+    commit_write,
+    table_arrow_schema,
+)
+from jobs.delta.files import DataFileWriter, local_path
+from jobs.delta.predicate import matches, parse_predicate
 from jobs.schemas import TABLES, TableSpec
 
 
@@ -166,8 +177,14 @@ def write_table(
     compression: str = "snappy",
     max_rows_per_file: int = 1_000_000,
     commit_retries: int = 5,
+    batch_rows: int = 50_000,
+    batch_bytes: int = 64 * 1024 * 1024,
+    stage: str | None = None,
 ) -> WriteResult:
-    """Write ``df`` into ``spec``'s table in one Delta commit; returns the version committed."""
+    """Write ``df`` into ``spec``'s table in one Delta commit; returns the version committed.
+
+    The write tasks get Arrow batches of up to ``batch_rows`` rows / ``batch_bytes`` bytes
+    (the UDF batch size, tuned for models, would make a million rows 15,000+ batches)."""
     ensure_table(lake, spec)
     path = table_path(lake, spec.name)
     request_id = str(uuid.uuid4())
@@ -187,11 +204,108 @@ def write_table(
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
     if user_metadata:
         writer = writer.option("userMetadata", user_metadata)
-    writer.save(path)
+    if stage:
+        writer = writer.option("stage", stage)
+    conf = df.sparkSession.conf
+    batch_settings = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_rows),
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(batch_bytes),
+    }
+    saved: dict[str, str | None] = {key: conf.get(key, None) for key in batch_settings}
+    for key, value in batch_settings.items():
+        conf.set(key, value)
+    try:
+        writer.save(path)
+    finally:
+        for key, previous in saved.items():
+            if previous is None:
+                conf.unset(key)
+            else:
+                conf.set(key, previous)
     for entry in DeltaTable(path).history(limit=50):
         if entry.get("docner.requestId") == request_id:
             return WriteResult(spec.name, int(entry["version"]), int(entry.get(ROWS_KEY, 0)))
     return WriteResult(spec.name, None, 0)
+
+
+def write_arrow(
+    data: pa.Table,
+    lake: str | Path,
+    spec: TableSpec,
+    *,
+    replace_where: str | None = None,
+    txn: tuple[str, int] | None = None,
+    user_metadata: str | None = None,
+    compression: str = "snappy",
+    max_rows_per_file: int = 1_000_000,
+    commit_retries: int = 5,
+    stage: str | None = None,
+) -> WriteResult:
+    """:func:`write_table` for rows already on the driver (a stage's bookkeeping: documents
+    states, the runs row): the same files, checks and single commit, without a Spark job."""
+    ensure_table(lake, spec)
+    path = table_path(lake, spec.name)
+    table = DeltaTable(path)
+    schema = table_arrow_schema(table)
+    request_id = str(uuid.uuid4())
+    info = {"docner.requestId": request_id}
+    if user_metadata:
+        info["userMetadata"] = user_metadata
+    if stage:
+        info["docner.stage"] = stage
+    request = WriteRequest(
+        table_uri=path,
+        schema=schema,
+        partition_by=list(table.metadata().partition_columns),
+        mode="replace" if replace_where else "append",
+        replace_where=replace_where,
+        txn_app_id=txn[0] if txn else None,
+        txn_version=txn[1] if txn else None,
+        compression=compression,
+        max_rows_per_file=max_rows_per_file,
+        commit_retries=commit_retries,
+        commit_info=info,
+    )
+    check_compatible(schema, data.schema, path)
+    if replace_where and data.num_rows:
+        outside = data.num_rows - (pc.sum(matches(parse_predicate(replace_where), data)).as_py() or 0)
+        if outside:
+            raise DeltaWriteError(f"{outside} written rows do not satisfy replaceWhere {replace_where!r}")
+    writer = DataFileWriter(
+        table_root=local_path(path),
+        schema=schema,
+        partition_by=request.partition_by,
+        compression=compression,
+        max_rows_per_file=max_rows_per_file,
+        task_label="driver",
+    )
+    try:
+        writer.write(data)
+        files = writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    outcome = commit_write(request, files)
+    return WriteResult(spec.name, outcome.version, outcome.rows_added)
+
+
+def arrow_rows(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:
+    """Python rows (dicts by column name) as an Arrow table with ``spec``'s schema."""
+    return pa.Table.from_pylist(rows, schema=to_arrow_schema(spec.schema))
+
+
+def read_arrow(
+    lake: str | Path, name: str, columns: list[str] | None = None, where: pc.Expression | None = None
+) -> pa.Table:
+    """The latest snapshot of a (driver-sized) table, or the ``columns`` / rows asked for,
+    read with delta-rs: no Spark job for a stage's bookkeeping reads."""
+    path = table_path(lake, name)
+    table = snapshot(path, name)
+    _check_readable(table, name)
+    # Filtered in memory: delta-rs turns a file's missing max statistic (long strings have
+    # none) into a `<= null` guarantee that makes pyarrow skip the file under any filter.
+    data = table.to_pyarrow_dataset().to_table(columns=columns)
+    return data.filter(where) if where is not None else data
 
 
 def sql_quote(value: str) -> str:

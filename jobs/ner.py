@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pyspark.resource import ExecutorResourceRequests, ResourceProfile, ResourceProfileBuilder, TaskResourceRequests
 from pyspark.sql import DataFrame
@@ -20,16 +22,18 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake import read_table
 from jobs.runs import record_run
-from jobs.schemas import ENTITIES, NER_RESULT, PAGES
+from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, NER_RESULT, PAGES
+from jobs.search import transform_entity_search
 from jobs.stage import (
     Output,
     StageContext,
     StageResult,
-    documents_of_run,
+    documents_to_process,
     partition_keys,
     publish_outcomes,
     status_counts,
 )
+from jobs.state import ner_version
 from jobs.views import PAGE_BREAK, document_text
 from udfs.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
@@ -199,16 +203,17 @@ def with_entity_boxes(entities_df: DataFrame, pages_df: DataFrame) -> DataFrame:
     )
 
 
-def run_ner(ctx: StageContext) -> StageResult:
+def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
+    """Recognize the documents extracted but not yet recognized with this stage version
+    (model, rules, settings, code); all extracted ones with ``reprocess``."""
     started = time.monotonic()
     options = ner_options(ctx.config)
     result = StageResult(STAGE, ctx.run_id)
-    local = str(ctx.spark.sparkContext.master).startswith("local")
+    local = _local_mode(ctx)
     notes, result.models = check_backends(options, local=local)
     result.notes.extend(notes)
-    doc_ids = [
-        r["doc_id"] for r in documents_of_run(ctx, [STATUS_OK, STATUS_PARTIAL]).select("doc_id").distinct().collect()
-    ]
+    version = ner_version(ctx.config, result.models)
+    doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, _extracted, reprocess)]
     result.documents_in = len(doc_ids)
     if doc_ids:
         pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
@@ -232,20 +237,43 @@ def run_ner(ctx: StageContext) -> StageResult:
             result.notes.append("ner.resources ignored: local mode has no stage-level resource profiles")
             profile = None
         outcomes_df = transform_recognize(documents_df, options, profile)
+        processed_df = read_table(ctx.spark, ctx.lake, DOCUMENTS.name).where(F.col("doc_id").isin(doc_ids))
         publish_outcomes(
             ctx,
             result,
             stage=STAGE,
+            version=version,
             doc_ids=doc_ids,
             outcomes_df=outcomes_df,
-            outputs=[Output(ENTITIES, lambda df: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df))],
-            failures=transform_failures,
+            outputs=[
+                Output(ENTITIES, lambda df: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df)),
+                Output(
+                    ENTITY_SEARCH,
+                    lambda df: transform_entity_search(
+                        explode_entities(df, ctx.run_id), search_documents(processed_df, df), ctx.run_id
+                    ),
+                ),
+            ],
+            statuses=transform_statuses,
             summarize=summarize_outcomes,
         )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     record_run(ctx, result)
     return result
+
+
+def _local_mode(ctx: StageContext) -> bool:
+    """Whether Spark runs in local mode, without starting it when the configuration says."""
+    master = ctx.config.spark.master
+    if master is not None and not ctx.spark_started:
+        return master.startswith("local")
+    return str(ctx.spark.sparkContext.master).startswith("local")
+
+
+def _extracted(row: Mapping[str, Any]) -> bool:
+    state = row["extract_state"]
+    return state is not None and state["status"] in (STATUS_OK, STATUS_PARTIAL)
 
 
 def _slots(ctx: StageContext) -> int:
@@ -259,10 +287,28 @@ def summarize_outcomes(outcomes_df: DataFrame) -> list[str]:
     return [f"{unmapped} span(s) dropped: offsets not matching the text"] if unmapped else []
 
 
-def transform_failures(outcomes_df: DataFrame) -> DataFrame:
-    """Documents NER failed on: status failed, with the error."""
-    return outcomes_df.where(F.col("error_class").isNotNull()).select(
-        "doc_id", F.lit(STATUS_FAILED).alias("status"), "error_class", "error_message"
+def search_documents(documents_df: DataFrame, outcomes_df: DataFrame) -> DataFrame:
+    """The documents rows with the status they will have once this NER outcome is recorded
+    (the states are recorded after the tables are written): failed where NER failed, else
+    what extraction left (ok or partial)."""
+    errors = outcomes_df.select("doc_id", F.col("error_class").alias("ner_error"))
+    return (
+        documents_df.join(errors, "doc_id", "left")
+        .withColumn(
+            "status",
+            F.when(F.col("ner_error").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.col("extract_state.status")),
+        )
+        .drop("ner_error")
+    )
+
+
+def transform_statuses(outcomes_df: DataFrame) -> DataFrame:
+    """Each document's NER outcome: ok, or failed with the error."""
+    return outcomes_df.select(
+        "doc_id",
+        F.when(F.col("error_class").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.lit(STATUS_OK)).alias("status"),
+        "error_class",
+        "error_message",
     )
 
 

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from jobs.extract import run_extract
 from jobs.ingest import run_ingest
-from jobs.lake import ensure_tables, sql_quote
+from jobs.lake import ensure_tables
 from jobs.ner import run_ner
 from jobs.sql import format_rows, run_query
 from jobs.stage import StageContext, StageResult
 
-STATUS_COLUMNS = ("ok", "partial", "failed", "skipped")
+STATUS_COLUMNS = ("ok", "partial", "failed", "skipped", "removed")
 
 
-def run_pipeline(ctx: StageContext, input_location: str) -> list[StageResult]:
+def run_pipeline(ctx: StageContext, input_location: str, reprocess: Collection[str] = ()) -> list[StageResult]:
+    """Ingest, extract and NER, each on what it has not done yet (``reprocess``: stages to
+    run on every document again)."""
     ensure_tables(ctx.lake)
-    results = [run_ingest(ctx, input_location)]
-    results.append(run_extract(ctx))
-    results.append(run_ner(ctx))
+    results = [run_ingest(ctx, input_location, reprocess="ingest" in reprocess)]
+    results.append(run_extract(ctx, reprocess="extract" in reprocess))
+    results.append(run_ner(ctx, reprocess="ner" in reprocess))
     return results
 
 
@@ -44,15 +47,11 @@ def format_summary(results: list[StageResult]) -> str:
     return "\n".join(lines)
 
 
-def example_query(run_id: str) -> str:
-    return (
-        "SELECT label, count(*) AS n FROM entities "
-        f"WHERE run_id = {sql_quote(run_id)} GROUP BY label ORDER BY n DESC, label"
-    )
+EXAMPLE_QUERY = "SELECT label, count(*) AS n FROM entities GROUP BY label ORDER BY n DESC, label"
 
 
 def format_example(ctx: StageContext) -> str:
-    query = example_query(ctx.run_id)
+    query = EXAMPLE_QUERY
     columns, rows = run_query(ctx.spark, ctx.lake, query)
     return f"example SQL: {query}\n{format_rows(columns, rows, 'table')}"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from importlib import metadata
 from typing import Any
 
 from pyspark.sql import functions as F
@@ -13,18 +12,12 @@ from jobs.config import DocnerConfig
 from jobs.lake import read_table
 from jobs.schemas import ENTITIES, PAGES, RUNS
 from jobs.stage import StageContext, StageResult
+from jobs.state import code_version
 
 
 def config_hash(config: DocnerConfig) -> str:
     """sha256 of the effective configuration (after overlays and overrides)."""
     return hashlib.sha256(config.model_dump_json(exclude={"conf_dir"}).encode()).hexdigest()
-
-
-def code_version() -> str:
-    try:
-        return metadata.version("docner")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def _extract_figures(ctx: StageContext, result: StageResult) -> dict[str, Any]:
@@ -87,13 +80,11 @@ def run_row(ctx: StageContext, result: StageResult, finished_at: dt.datetime) ->
         "config_hash": config_hash(ctx.config),
         "notes": list(result.notes),
     }
-    if result.stage in FIGURES:
+    if result.stage in FIGURES and result.documents_in:
         row.update(FIGURES[result.stage](ctx, result))
     return row
 
 
 def record_run(ctx: StageContext, result: StageResult) -> None:
     """Append the stage's row to ``runs`` (once per run and stage, also under retries)."""
-    row = run_row(ctx, result, dt.datetime.now(dt.UTC))
-    df = ctx.spark.createDataFrame([tuple(row[f.name] for f in RUNS.schema.fields)], RUNS.schema)
-    ctx.write(df, RUNS, stage=result.stage)
+    ctx.write_rows([run_row(ctx, result, dt.datetime.now(dt.UTC))], RUNS, stage=result.stage)

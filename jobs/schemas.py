@@ -19,6 +19,20 @@ class TableSpec:
     description: str = ""
 
 
+# Where one stage left a document: its outcome and the stage version that produced it.
+# The fields are nullable because the struct is (a nullable struct with NOT NULL fields
+# cannot be written by Arrow); the code fills status, version, run_id and finished_at.
+STAGE_STATE = T.StructType(
+    [
+        T.StructField("status", T.StringType(), True),  # ok | partial | failed | skipped | removed
+        T.StructField("error_class", T.StringType(), True),
+        T.StructField("error_message", T.StringType(), True),
+        T.StructField("version", T.StringType(), True),  # digest of code, settings, models (jobs.state)
+        T.StructField("run_id", T.StringType(), True),
+        T.StructField("finished_at", T.TimestampType(), True),
+    ]
+)
+
 DOCUMENTS = TableSpec(
     name="documents",
     description="One row per input PDF file, whatever happened to it.",
@@ -29,12 +43,16 @@ DOCUMENTS = TableSpec(
             T.StructField("source_path", T.StringType(), False),
             T.StructField("file_name", T.StringType(), False),
             T.StructField("size_bytes", T.LongType(), False),
+            T.StructField("modified_at", T.TimestampType(), True),  # the file's modification time
             T.StructField("page_count", T.IntegerType(), True),  # null when the file cannot be opened
-            T.StructField("status", T.StringType(), False),  # ok | partial | failed | skipped
+            T.StructField("status", T.StringType(), False),  # ok | partial | failed | skipped | removed
             T.StructField("error_class", T.StringType(), True),
             T.StructField("error_message", T.StringType(), True),
             T.StructField("error_stage", T.StringType(), True),  # ingest | extract | ner
-            T.StructField("run_id", T.StringType(), False),
+            T.StructField("ingest_state", STAGE_STATE, False),
+            T.StructField("extract_state", STAGE_STATE, True),  # null: not extracted (yet, or again)
+            T.StructField("ner_state", STAGE_STATE, True),
+            T.StructField("run_id", T.StringType(), False),  # the run that last read the file
             T.StructField("ingested_at", T.TimestampType(), False),
         ]
     ),
@@ -144,6 +162,53 @@ ENTITIES = TableSpec(
     ),
 )
 
+ENTITY_SPAN = T.StructType(
+    [
+        T.StructField("page_no", T.IntegerType(), False),
+        T.StructField("start", T.IntegerType(), False),  # offsets into that page's pages.text
+        T.StructField("end", T.IntegerType(), False),
+        T.StructField("doc_start", T.IntegerType(), False),  # offsets into document_text.text
+        T.StructField("doc_end", T.IntegerType(), False),
+    ]
+)
+
+SEARCH_ENTITY = T.StructType(
+    [
+        T.StructField("label", T.StringType(), False),
+        T.StructField("entity_key", T.StringType(), False),
+        T.StructField("text", T.StringType(), False),  # most frequent surface text; ties: shortest, then lowest
+        T.StructField("normalized_value", T.StringType(), True),  # most frequent non-null one; null if none
+        T.StructField("mentions", T.IntegerType(), False),
+        T.StructField(
+            "pages", T.ArrayType(T.IntegerType(), False), False
+        ),  # sorted, distinct, from page_no to end_page_no
+        T.StructField("spans", T.ArrayType(ENTITY_SPAN, False), False),  # sorted by doc_start
+    ]
+)
+
+ENTITY_SEARCH = TableSpec(
+    name="entity_search",
+    description=(
+        "One row per recognized document: its entities grouped by label and entity_key, with a "
+        "hash of that content for incremental export to a search engine."
+    ),
+    key=("doc_id",),
+    schema=T.StructType(
+        [
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("file_name", T.StringType(), False),  # of the document's primary documents row
+            T.StructField("source_path", T.StringType(), False),
+            T.StructField("page_count", T.IntegerType(), True),
+            T.StructField("status", T.StringType(), False),  # the document's overall status
+            T.StructField("entity_count", T.IntegerType(), False),  # mentions: the document's entities rows
+            T.StructField("labels", T.ArrayType(T.StringType(), False), False),  # sorted, distinct
+            T.StructField("entities", T.ArrayType(SEARCH_ENTITY, False), False),  # sorted by label, entity_key
+            T.StructField("search_hash", T.StringType(), False),  # sha256 hex of the columns above as JSON
+            T.StructField("run_id", T.StringType(), False),
+        ]
+    ),
+)
+
 _COUNTS = T.MapType(T.StringType(), T.LongType(), False)
 
 RUNS = TableSpec(
@@ -179,7 +244,11 @@ RUNS = TableSpec(
     ),
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, RUNS)}
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, RUNS)
+}
+# The tables holding a document's content, keyed by doc_id: a removed document leaves them.
+DATA_TABLES = (PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH)
 
 # What the per-document / per-page UDFs return: one outcome row per unit of work, with
 # its results nested and its error (if any) alongside, so that nothing is silently lost.

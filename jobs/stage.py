@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, Row, SparkSession
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
-from jobs.lake import LakeError, WriteResult, in_list, read_table, sql_quote, write_table
+from jobs.lake import WriteResult, arrow_rows, in_list, read_arrow, write_arrow, write_table
 from jobs.schemas import DOCUMENTS, TableSpec
-from udfs.errors import truncate
+from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
+from udfs.errors import STATUS_OK, truncate
 
 STAGES = ("ingest", "extract", "ner")
 
@@ -40,15 +43,36 @@ class StageResult:
     models: dict[str, str] = field(default_factory=dict)  # backend -> "model version"
 
 
-@dataclass(frozen=True)
 class StageContext:
-    spark: SparkSession
-    config: DocnerConfig
-    lake: Path
-    run_id: str
+    """What a stage runs with. ``spark`` may be a function that builds the session: it is
+    then called the first time a stage needs Spark, so a run with nothing to do (every
+    document up to date) never starts a JVM."""
+
+    def __init__(
+        self,
+        spark: SparkSession | Callable[[], SparkSession],
+        config: DocnerConfig,
+        lake: Path,
+        run_id: str,
+    ) -> None:
+        self._spark = spark
+        self.config = config
+        self.lake = lake
+        self.run_id = run_id
+
+    @property
+    def spark(self) -> SparkSession:
+        if not isinstance(self._spark, SparkSession):
+            self._spark = self._spark()
+        return self._spark
+
+    @property
+    def spark_started(self) -> bool:
+        return isinstance(self._spark, SparkSession)
 
     def write(self, df: DataFrame, spec: TableSpec, *, stage: str, replace_where: str | None = None) -> WriteResult:
-        """Write a stage's output in one commit, idempotent per (run, stage, table)."""
+        """Write a stage's output in one commit. The application transaction names the run,
+        stage, table and what is replaced, so a retried write of the same thing lands once."""
         lake_settings = self.config.lake
         return write_table(
             df,
@@ -56,12 +80,37 @@ class StageContext:
             spec,
             mode="replace" if replace_where else "append",
             replace_where=replace_where,
-            txn=(f"docner/{self.run_id}/{stage}/{spec.name}", 1),
+            txn=self._txn(stage, spec, replace_where),
             user_metadata=f"docner run {self.run_id} stage {stage}",
             compression=lake_settings.compression,
             max_rows_per_file=lake_settings.max_rows_per_file,
             commit_retries=lake_settings.commit_retries,
+            batch_rows=lake_settings.write_batch_rows,
+            batch_bytes=lake_settings.write_batch_bytes,
+            stage=stage,
         )
+
+    def write_rows(
+        self, rows: list[dict[str, Any]], spec: TableSpec, *, stage: str, replace_where: str | None = None
+    ) -> WriteResult:
+        """:meth:`write` for rows on the driver (bookkeeping), without a Spark job."""
+        lake_settings = self.config.lake
+        return write_arrow(
+            arrow_rows(spec, rows),
+            self.lake,
+            spec,
+            replace_where=replace_where,
+            txn=self._txn(stage, spec, replace_where),
+            user_metadata=f"docner run {self.run_id} stage {stage}",
+            compression=lake_settings.compression,
+            max_rows_per_file=lake_settings.max_rows_per_file,
+            commit_retries=lake_settings.commit_retries,
+            stage=stage,
+        )
+
+    def _txn(self, stage: str, spec: TableSpec, replace_where: str | None) -> tuple[str, int]:
+        scope = hashlib.sha256((replace_where or "").encode()).hexdigest()[:16]
+        return f"docner/{self.run_id}/{stage}/{spec.name}/{scope}", 1
 
 
 def partitions_for(count: int, per_task: int, minimum: int = 1) -> int:
@@ -85,34 +134,26 @@ def partition_keys(spark: SparkSession, partitions: int) -> list[int]:
     return [keys[index] for index in range(partitions)]
 
 
-def latest_run_id(spark: SparkSession, lake: Path) -> str:
-    row = (
-        read_table(spark, lake, DOCUMENTS.name)
-        .groupBy("run_id")
-        .agg(F.max("ingested_at").alias("at"))
-        .orderBy(F.col("at").desc(), F.col("run_id").desc())
-        .first()
-    )
-    if row is None:
-        raise LakeError(f"no run in {lake}: the documents table is empty; run ingest first")
-    return str(row["run_id"])
-
-
-def documents_of_run(ctx: StageContext, statuses: Iterable[str]) -> DataFrame:
-    return read_table(ctx.spark, ctx.lake, DOCUMENTS.name).where(
-        (F.col("run_id") == ctx.run_id) & F.col("status").isin(list(statuses))
-    )
+def documents_to_process(
+    ctx: StageContext, stage: str, version: str, ready: Callable[[Mapping[str, Any]], bool], reprocess: bool
+) -> list[dict[str, Any]]:
+    """The primary documents rows ``stage`` must process: ``ready`` for it, and not processed
+    with ``version`` already (all that are ready, when ``reprocess``)."""
+    rows = read_arrow(ctx.lake, DOCUMENTS.name).to_pylist()
+    todo = []
+    for row in rows:
+        if row["status"] == STATUS_REMOVED or row["ingest_state"]["status"] != STATUS_OK or not ready(row):
+            continue
+        state = row[f"{stage}_state"]
+        if reprocess or state is None or state["version"] != version:
+            todo.append(row)
+    return sorted(todo, key=lambda r: r["doc_id"])
 
 
 def status_counts(ctx: StageContext) -> dict[str, int]:
-    rows = (
-        read_table(ctx.spark, ctx.lake, DOCUMENTS.name)
-        .where(F.col("run_id") == ctx.run_id)
-        .groupBy("status")
-        .count()
-        .collect()
-    )
-    return {str(r["status"]): int(r["count"]) for r in sorted(rows, key=lambda r: r["status"])}
+    """Every documents row of the lake by status."""
+    counts = read_arrow(ctx.lake, DOCUMENTS.name, ["status"]).group_by("status").aggregate([("status", "count")])
+    return dict(sorted(zip(counts["status"].to_pylist(), counts["status_count"].to_pylist(), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -128,74 +169,75 @@ def publish_outcomes(
     result: StageResult,
     *,
     stage: str,
+    version: str,
     doc_ids: list[str],
     outcomes_df: DataFrame,
     outputs: Sequence[Output],
-    failures: Callable[[DataFrame], DataFrame],
+    statuses: Callable[[DataFrame], DataFrame],
     summarize: Callable[[DataFrame], list[str]] | None = None,
     cache: bool = True,
 ) -> None:
     """Write a stage's rows for ``doc_ids`` (replacing their earlier rows), one commit per
-    table, then record the documents it failed. The UDF outcomes are computed once;
-    ``summarize`` adds notes on them to the stage result. ``cache=False``: the caller has
-    cached what is expensive in ``outcomes_df`` already."""
+    table, then record the stage's state of every one of them in ``documents`` — last, so
+    a run killed before that commit leaves the documents to be processed again, and the
+    re-run's replace-where commits put the tables back as one clean run would leave them.
+
+    ``statuses`` gives (doc_id, status, error_class, error_message) of every document from
+    the UDF outcomes, which are computed once; ``summarize`` adds notes on them to the
+    stage result. ``cache=False``: the caller has cached what is expensive already."""
     cached = outcomes_df.persist() if cache else outcomes_df
     try:
-        if cache:
-            # Compute the outcomes once with the UDF stages' own parallelism, then write each
-            # table from the cache in as many tasks (and files) as there are task slots.
-            cached.count()
+        # Compute the outcomes once with the UDF stages' own parallelism (and Arrow batch
+        # size), then write each table from the cache in as many tasks (and files) as there
+        # are task slots.
+        cached.count()
         files = ctx.spark.sparkContext.defaultParallelism
         for output in outputs:
             rows = output.rows(cached).coalesce(files)
             written = ctx.write(rows, output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
             result.versions[output.spec.name] = written.version
             result.rows_written[output.spec.name] = written.rows
-        failed = [row.asDict() for row in failures(cached).collect()]
+        outcomes = [row.asDict() for row in statuses(cached).collect()]
         if summarize is not None:
             result.notes.extend(summarize(cached))
     finally:
         if cache:
             cached.unpersist()
-    record_outcomes(ctx, failed, stage)
+    written = record_states(ctx, stage, version, doc_ids, outcomes)
+    result.versions[DOCUMENTS.name] = written.version
 
 
-def record_outcomes(ctx: StageContext, outcomes: Sequence[Row | Mapping[str, Any]], stage: str) -> WriteResult | None:
-    """Set status and error of this run's documents that a stage failed (fully or partly).
-
-    ``outcomes`` rows carry ``doc_id``, ``status``, ``error_class`` and ``error_message``.
-    Only rows still ``ok``/``partial`` change; rows skipped as duplicates keep their status.
-    All of this run's rows of those documents are rewritten in one replace-where commit.
-    """
-    if not outcomes:
-        return None
-    doc_ids = [str(r["doc_id"]) for r in outcomes]
-    updates = ctx.spark.createDataFrame(
-        [
-            (r["doc_id"], r["status"], r["error_class"], truncate(r["error_message"]) if r["error_message"] else None)
-            for r in outcomes
-        ],
-        "doc_id string, new_status string, new_error_class string, new_error_message string",
-    )
-    predicate = f"run_id = {sql_quote(ctx.run_id)} AND {in_list('doc_id', doc_ids)}"
-    current = read_table(ctx.spark, ctx.lake, DOCUMENTS.name).where(
-        (F.col("run_id") == ctx.run_id) & F.col("doc_id").isin(doc_ids)
-    )
-    changeable = F.col("status").isin("ok", "partial") & F.col("new_status").isNotNull()
-    columns = []
-    for name in DOCUMENTS.schema.fieldNames():
-        if name in ("status", "error_class"):
-            value = F.col(f"new_{name}")
-        elif name == "error_message":
-            # A document a later stage fails keeps what an earlier stage said about it.
-            value = F.when(F.col(name).isNull(), F.col("new_error_message")).otherwise(
-                F.concat_ws(" | ", F.col(name), F.concat(F.lit(f"{stage}: "), F.col("new_error_message")))
-            )
-        elif name == "error_stage":
-            value = F.lit(stage)
-        else:
-            columns.append(F.col(name))
+def record_states(
+    ctx: StageContext, stage: str, version: str, doc_ids: Sequence[str], outcomes: Sequence[Mapping[str, Any]]
+) -> WriteResult:
+    """Set ``<stage>_state`` of the primary rows of ``doc_ids`` from ``outcomes`` (doc_id,
+    status, error_class, error_message; a document without one: ok), clear the states of
+    the stages after it (their input changed), and derive the overall status again. All rows
+    of those documents are rewritten in one replace-where commit."""
+    by_doc = {str(r["doc_id"]): r for r in outcomes}
+    now = dt.datetime.now(dt.UTC)
+    later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
+    rows = read_arrow(ctx.lake, DOCUMENTS.name, where=pc.field("doc_id").isin(list(doc_ids))).to_pylist()
+    for row in rows:
+        if row["status"] == STATUS_REMOVED or row["ingest_state"]["status"] != STATUS_OK:
             continue
-        columns.append(F.when(changeable, value).otherwise(F.col(name)).alias(name))
-    updated = current.join(updates, "doc_id", "left").select(*columns)
-    return ctx.write(updated, DOCUMENTS, stage=stage, replace_where=predicate)
+        outcome = by_doc.get(row["doc_id"])
+        message = outcome["error_message"] if outcome else None
+        row[f"{stage}_state"] = {
+            "status": outcome["status"] if outcome else STATUS_OK,
+            "error_class": outcome["error_class"] if outcome else None,
+            "error_message": truncate(message) if message else None,
+            "version": version,
+            "run_id": ctx.run_id,
+            "finished_at": now,
+        }
+        for name in later:
+            row[f"{name}_state"] = None
+        result = overall({name: row[f"{name}_state"] for name in STATE_STAGES})
+        row.update(
+            status=result.status,
+            error_class=result.error_class,
+            error_message=result.error_message,
+            error_stage=result.error_stage,
+        )
+    return ctx.write_rows(rows, DOCUMENTS, stage=stage, replace_where=in_list("doc_id", list(doc_ids)))

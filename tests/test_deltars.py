@@ -208,3 +208,45 @@ def test_read_table_refuses_tables_it_would_misread(spark, tmp_path):
     )
     with pytest.raises(LakeError, match="deletionVectors"):
         read_table(spark, tmp_path, "dv")
+
+
+def test_a_replace_that_loses_a_race_is_planned_again_and_loses_nothing(tmp_path, monkeypatch):
+    """Two writers replace different documents held in the same file: the second commit
+    conflicts with the first (both remove that file), is re-planned on the new snapshot and
+    lands, keeping the first writer's rows."""
+    import jobs.delta.commit as commit
+    from jobs.lake import write_arrow
+    from jobs.schemas import TableSpec
+
+    spec = TableSpec(
+        "t",
+        T.StructType([T.StructField("doc_id", T.StringType(), False), T.StructField("v", T.IntegerType(), False)]),
+        key=("doc_id",),
+    )
+
+    def rows(*pairs):
+        return pa.table(
+            {"doc_id": [p[0] for p in pairs], "v": [p[1] for p in pairs]},
+            schema=pa.schema([pa.field("doc_id", pa.string(), False), pa.field("v", pa.int32(), False)]),
+        )
+
+    write_arrow(rows(("a", 1), ("b", 1), ("c", 1)), tmp_path, spec)
+    planned = commit._plan_replace
+    calls = {"n": 0}
+
+    def plan_then_lose_the_race(*args, **kwargs):
+        plan = planned(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:  # another writer commits between this plan and its commit
+            write_arrow(rows(("b", 2)), tmp_path, spec, replace_where="doc_id IN ('b')")
+        return plan
+
+    monkeypatch.setattr(commit, "_plan_replace", plan_then_lose_the_race)
+    write_arrow(rows(("a", 3)), tmp_path, spec, replace_where="doc_id IN ('a')")
+    assert calls["n"] >= 3  # the racing writer's plan, ours, and ours again after the conflict
+    table = DeltaTable(str(tmp_path / "t")).to_pyarrow_table()
+    assert sorted(zip(table["doc_id"].to_pylist(), table["v"].to_pylist(), strict=True)) == [
+        ("a", 3),
+        ("b", 2),
+        ("c", 1),
+    ]

@@ -209,15 +209,26 @@ def test_summary_counts_every_document(first_run, gold):
     assert "entities=" in summary and "pages=" in summary
 
 
-def test_rerun_replaces_rows_instead_of_duplicating(spark, first_run, test_config, sample_dir, lake):
-    before = {t: len(_rows(spark, lake, t)) for t in ("documents", "pages", "entities")}
-    second = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
-    run_pipeline(second, str(sample_dir))
-    after = {t: len(_rows(spark, lake, t)) for t in ("documents", "pages", "entities")}
-    assert after == before
-    assert {r["run_id"] for r in _rows(spark, lake, "entities")} == {second.run_id}
-    # each stage write was one commit: documents got ingest's replace (+ none for failures)
-    assert DeltaTable(str(lake / "entities")).version() == 2
+def test_rerun_on_the_same_input_commits_nothing_and_reprocess_replaces_rows(
+    spark, first_run, test_config, sample_dir, lake
+):
+    tables = ("documents", "pages", "tables", "entities")
+    before = {t: sorted(map(repr, _rows(spark, lake, t))) for t in tables}
+    versions = {t: DeltaTable(str(lake / t)).version() for t in tables}
+    again = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
+    results = run_pipeline(again, str(sample_dir))
+    assert [r.documents_in for r in results[1:]] == [0, 0]
+    assert {t: DeltaTable(str(lake / t)).version() for t in tables} == versions
+    assert {t: sorted(map(repr, _rows(spark, lake, t))) for t in tables} == before
+
+    forced = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
+    run_pipeline(forced, str(sample_dir), reprocess={"ner"})
+    assert {t: len(_rows(spark, lake, t)) for t in tables} == {t: len(rows) for t, rows in before.items()}
+    assert {r["run_id"] for r in _rows(spark, lake, "entities")} == {forced.run_id}
+    assert {r["run_id"] for r in _rows(spark, lake, "pages")} == {first_run[0].run_id}  # extract not forced
+    # one commit for the entities, one for the documents' NER states
+    assert DeltaTable(str(lake / "entities")).version() == versions["entities"] + 1
+    assert DeltaTable(str(lake / "documents")).version() == versions["documents"] + 1
 
 
 def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_config, sample_dir, tmp_path):
@@ -280,17 +291,13 @@ def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run
     from jobs.config import load_config
     from jobs.lake import ensure_tables
     from jobs.ner import run_ner
-    from jobs.stage import latest_run_id
     from jobs.views import document_text
     from tests.tiny_models import save_token_classifier
 
-    run_id = latest_run_id(spark, lake)  # other tests in this module may have run again
+    run_id = new_run_id()
     model_dir = save_token_classifier(tmp_path / "tiny-ner")
     copy = tmp_path / "lake"
     shutil.copytree(lake, copy)
-    # A fresh entities table: the copy's one already holds this run's NER commit, which the
-    # same (run, stage, table) transaction id would not commit twice.
-    shutil.rmtree(copy / "entities")
     ensure_tables(copy)
     config = load_config(
         "local",
@@ -302,7 +309,9 @@ def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run
             "ner.transformers.stride=8",
         ],
     )
+    # Another backend set is another NER version: every extracted document is recognized again.
     result = run_ner(StageContext(spark=spark, config=config, lake=copy, run_id=run_id))
+    assert result.documents_in == len({r["doc_id"] for r in _rows(spark, copy, "pages")})
     assert any(note.startswith("transformers model tiny-ner ") for note in result.notes)
     entities = _rows(spark, copy, "entities", run_id)
     documents = {r["doc_id"]: r["text"] for r in document_text(read_table(spark, copy, "pages")).collect()}

@@ -17,6 +17,7 @@ PDF_SUFFIX = ".pdf"
 class InputFile:
     path: str  # absolute local path, or a URI for remote filesystems
     size_bytes: int
+    modified_ms: int | None = None  # last modification, ms since the epoch (None: unknown)
 
 
 def _is_remote(location: str) -> bool:
@@ -42,7 +43,7 @@ def list_pdfs(location: str) -> list[InputFile]:
             else filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
         )
         found = [
-            InputFile(f"{scheme}://{i.path}", int(i.size or 0))
+            InputFile(f"{scheme}://{i.path}", int(i.size or 0), i.mtime_ns // 1_000_000 if i.mtime_ns else None)
             for i in infos
             if i.type == pafs.FileType.File and i.base_name.lower().endswith(PDF_SUFFIX)
         ]
@@ -51,15 +52,32 @@ def list_pdfs(location: str) -> list[InputFile]:
     if not root_path.exists():
         raise FileNotFoundError(f"input {location} does not exist")
     if root_path.is_file():
-        return [InputFile(str(root_path), root_path.stat().st_size)]
+        return [_local_file(root_path)]
     found = []
     for directory, _subdirs, names in os.walk(root_path):
         for name in names:
             if name.lower().endswith(PDF_SUFFIX):
                 path = Path(directory) / name
                 if path.is_file():
-                    found.append(InputFile(str(path), path.stat().st_size))
+                    found.append(_local_file(path))
     return sorted(found, key=lambda f: f.path)
+
+
+def _local_file(path: Path) -> InputFile:
+    stat = path.stat()
+    return InputFile(str(path), stat.st_size, stat.st_mtime_ns // 1_000_000)
+
+
+def location_root(location: str) -> str:
+    """``location`` as the paths ``list_pdfs`` returns start: absolute, no trailing '/'."""
+    if _is_remote(location):
+        return location.rstrip("/")
+    return str(Path(_local(location)).absolute()).rstrip("/") or "/"
+
+
+def is_under(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` itself or lies below it."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def read_bytes(path: str) -> bytes:

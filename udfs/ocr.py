@@ -79,6 +79,15 @@ def tesseract_problem(options: OcrOptions) -> str | None:
     return None
 
 
+def tesseract_version(options: OcrOptions) -> str | None:
+    """Tesseract's version string, None when it does not run."""
+    pytesseract.pytesseract.tesseract_cmd = options.tesseract_cmd
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError):
+        return None
+
+
 def render_dpi(width_pt: float, height_pt: float, dpi: int) -> int:
     """The configured dpi, lowered as needed to keep the bitmap under MAX_RENDER_PIXELS."""
     if width_pt <= 0 or height_pt <= 0:

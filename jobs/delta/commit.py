@@ -32,6 +32,7 @@ from jobs.delta.files import (
     partition_value_string,
 )
 from jobs.delta.predicate import Predicate, matches, parse_predicate, referenced_columns
+from jobs.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,15 @@ def check_compatible(table_schema: pa.Schema, data_schema: pa.Schema, table_uri:
 
 def commit_write(request: WriteRequest, files: list[DataFile]) -> CommitOutcome:
     """Commit ``files`` as one transaction according to ``request``; see the module docstring."""
+    table_name = request.table_uri.rstrip("/").rsplit("/", 1)[-1]
+    stage = request.commit_info.get("docner.stage")
+    fault_point("before-commit", table_name, stage)
+    outcome = _commit_write(request, files)
+    fault_point("after-commit", table_name, stage)
+    return outcome
+
+
+def _commit_write(request: WriteRequest, files: list[DataFile]) -> CommitOutcome:
     commit_id = str(uuid.uuid4())
     rows = sum(f.num_records for f in files)
     adds = [_add_action(f) for f in files]
@@ -159,6 +169,9 @@ def commit_write(request: WriteRequest, files: list[DataFile]) -> CommitOutcome:
             if predicate is not None:
                 removes, rewritten = _plan_replace(table, request, predicate)
             actions: list[AddAction | RemoveAction] = [*adds, *(_add_action(f) for f in rewritten), *removes]
+            if not actions and request.mode != "overwrite":
+                log.info("nothing to commit to %s: no rows written, none replaced", request.table_uri)
+                return CommitOutcome(None, True, 0, 0, 0)
             mode = "overwrite" if request.mode == "overwrite" else "append"
             table.create_write_transaction(
                 actions,

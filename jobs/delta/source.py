@@ -12,7 +12,8 @@ the driver-side ``commit`` adds all of them in ONE Delta transaction. Options:
   that version (or a later one) for the app id, the commit is skipped and the files are
   deleted — a retried batch commits at most once (Delta's ``txn`` action).
 - ``partitionBy``: comma-separated partition columns, for a table this write creates.
-- ``compression``, ``maxRowsPerFile``, ``commitRetries``, ``userMetadata``, ``commitId``.
+- ``compression``, ``maxRowsPerFile``, ``commitRetries``, ``userMetadata``, ``commitId``, ``stage``
+  (the pipeline stage, recorded in the commit info as ``docner.stage``).
 
 Tables stay standard Delta (reader 1 / writer 2: no deletion vectors, no column mapping)
 so delta-spark, DuckDB and Trino read them.
@@ -104,6 +105,9 @@ def build_request(options: dict[str, str], spark_schema: StructType, overwrite: 
     user_metadata = _option(options, "userMetadata")
     if user_metadata:
         info["userMetadata"] = user_metadata
+    stage = _option(options, "stage")
+    if stage:
+        info["docner.stage"] = stage
     commit_id = _option(options, "commitId")
     if commit_id:
         info["docner.requestId"] = commit_id

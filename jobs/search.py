@@ -1,0 +1,286 @@
+"""Search: one ``entity_search`` row per recognized document, and its export to a search engine.
+
+``transform_entity_search`` folds a document's entities into nested, search-ready form (one
+item per label + entity_key, with its mentions, pages and spans) and a ``search_hash`` of
+that content. ``export_search`` turns the table into an Elasticsearch / OpenSearch ``_bulk``
+NDJSON file, incrementally: it keeps the hash of every document it exported in the lake and
+writes only the documents whose hash changed, and deletes for the ones that are gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.lake import LakeError, read_arrow, table_path
+from jobs.schemas import DOCUMENTS, ENTITY_SEARCH, ENTITY_SPAN, SEARCH_ENTITY
+from jobs.state import STATUS_REMOVED
+from udfs.errors import STATUS_OK
+
+# The columns search_hash covers, in this order: everything exported, nothing run-specific.
+HASHED_COLUMNS = ("doc_id", "file_name", "source_path", "page_count", "status", "entity_count", "labels", "entities")
+
+_ENTITY_KEY = ("doc_id", "label", "entity_key")
+# The NOT NULL entities columns the transform uses, with a default that only types them.
+_ENTITY_COLUMNS: dict[str, str | int] = {
+    "doc_id": "",
+    "label": "",
+    "entity_key": "",
+    "text": "",
+    "page_no": 0,
+    "end_page_no": 0,
+    "start": 0,
+    "end": 0,
+    "doc_start": 0,
+    "doc_end": 0,
+}
+
+
+def _not_null(column: Column, default: str | int) -> Column:
+    """``column`` typed NOT NULL. Only for values that are never null (NOT NULL columns, an
+    aggregate over a non-empty group): Spark cannot cast a nullable nested field to a NOT NULL
+    one, and tables read back through its Parquet reader come out all nullable."""
+    return F.coalesce(column, F.lit(default))
+
+
+def transform_entity_search(entities_df: DataFrame, documents_df: DataFrame, run_id: str) -> DataFrame:
+    """ENTITY_SEARCH rows of the documents in ``documents_df`` (``documents`` rows; only the
+    primary one of each document is used: not removed, ``ingest_state.status`` ok) from their
+    ``entities`` rows. A document without entities gets a row with empty arrays; entities of
+    documents not in ``documents_df`` are left out."""
+    entities = entities_df.select(
+        *[_not_null(F.col(f"`{name}`"), default).alias(name) for name, default in _ENTITY_COLUMNS.items()],
+        "normalized_value",
+    )
+    # How often each surface text / normalized value occurs within its entity (doc, label, key).
+    entities = entities.withColumn(
+        "text_mentions", F.count("*").over(Window.partitionBy(*_ENTITY_KEY, "text"))
+    ).withColumn(
+        "value_mentions", F.count("normalized_value").over(Window.partitionBy(*_ENTITY_KEY, "normalized_value"))
+    )
+    # min() of (-mentions, length, value): the most frequent, then the shortest, then the first.
+    text_rank = F.struct(
+        (-F.col("text_mentions")).alias("rank"), F.length("text").alias("length"), F.col("text").alias("value")
+    )
+    value_rank = F.when(
+        F.col("normalized_value").isNotNull(),
+        F.struct(
+            (-F.col("value_mentions")).alias("rank"),
+            F.length("normalized_value").alias("length"),
+            F.col("normalized_value").alias("value"),
+        ),
+    )
+    # Spans sorted by doc_start (then doc_end, page_no, …): the struct sorts on its first fields.
+    span_sort = F.struct("doc_start", "doc_end", "page_no", "start", "end")
+    grouped = entities.groupBy(*_ENTITY_KEY).agg(
+        _not_null(F.min(text_rank)["value"], "").alias("text"),
+        F.min(value_rank)["value"].alias("normalized_value"),
+        F.count("*").cast("int").alias("mentions"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_list(F.sequence("page_no", "end_page_no"))))).alias("pages"),
+        F.transform(
+            F.sort_array(F.collect_list(span_sort)),
+            lambda span: F.struct(*[span[field.name].alias(field.name) for field in ENTITY_SPAN.fields]),
+        ).alias("spans"),
+    )
+    # (label, entity_key) is unique within a document, so the struct sort orders by exactly them.
+    per_document = grouped.groupBy("doc_id").agg(
+        F.sort_array(F.collect_list(F.struct(*[F.col(field.name) for field in SEARCH_ENTITY.fields]))).alias("entities")
+    )
+    documents = documents_df.where(
+        (F.col("status") != STATUS_REMOVED) & (F.col("ingest_state.status") == STATUS_OK)
+    ).select(
+        _not_null(F.col("doc_id"), "").alias("doc_id"),
+        _not_null(F.col("file_name"), "").alias("file_name"),
+        _not_null(F.col("source_path"), "").alias("source_path"),
+        F.col("page_count").cast("int").alias("page_count"),
+        _not_null(F.col("status"), "").alias("status"),
+    )
+    entities_type = ENTITY_SEARCH.schema["entities"].dataType
+    joined = documents.join(per_document, "doc_id", "left").withColumn(
+        "entities", F.coalesce(F.col("entities"), F.array().cast(entities_type))
+    )
+    with_summary = joined.withColumn(
+        "entity_count",
+        _not_null(F.aggregate("entities", F.lit(0), lambda count, entity: count + entity["mentions"]), 0),
+    ).withColumn("labels", F.array_sort(F.array_distinct(F.transform("entities", lambda entity: entity["label"]))))
+    # ignoreNullFields off: a null page_count / normalized_value is in the JSON, whatever the session's default.
+    content = F.to_json(F.struct(*HASHED_COLUMNS), {"ignoreNullFields": "false"})
+    return with_summary.select(
+        *HASHED_COLUMNS,
+        _not_null(F.sha2(content, 256), "").alias("search_hash"),
+        F.lit(run_id).alias("run_id"),
+    )
+
+
+# --- export -----------------------------------------------------------------------------------
+
+EXPORTS_DIR = "_exports"
+# Lower-case OpenSearch / Elasticsearch index names, and safe as part of a file name.
+_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,254}")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: str  # the NDJSON file (empty when there was nothing to do)
+    indexed: int  # documents written with an index action
+    deleted: int  # delete actions
+    unchanged: int  # current documents left out: same search_hash as last exported
+    entity_search_version: int
+
+
+def export_state_path(lake: str | Path, index: str) -> Path:
+    """Where the export to ``index`` keeps what it exported: the lake's ``_exports`` folder."""
+    _check_index(index)
+    return Path(lake).absolute() / EXPORTS_DIR / f"opensearch-{index}.json"
+
+
+def export_search(lake: str | Path, out_path: str | Path, *, index: str, full: bool = False) -> ExportResult:
+    """Write ``entity_search`` to ``out_path`` as ``_bulk`` NDJSON for ``index``: an index action
+    and source line per new or changed document (every current document when ``full``), a
+    delete action per exported document that left ``entity_search`` or whose ``documents``
+    rows are all removed. A document counts as changed when its search_hash differs from the
+    one recorded by the last export, in ``<lake>/_exports/opensearch-<index>.json``.
+
+    The file is written whole (temp file + rename) before the state is updated (same), so a
+    failed export leaves the state as it was and the next one writes the same documents again.
+    With nothing to do the file is written empty — never left over from an earlier export —
+    and the state is not touched. Tables are read on the driver with delta-rs: no Spark."""
+    state_path = export_state_path(lake, index)
+    exported = _read_state(state_path)
+    # The version is read before the rows: a commit in between makes it older than the rows,
+    # which only costs a re-check, while hashes decide what is written.
+    version = DeltaTable(table_path(lake, ENTITY_SEARCH.name)).version()
+    search = read_arrow(lake, ENTITY_SEARCH.name)
+    live = set(
+        read_arrow(lake, DOCUMENTS.name, ["doc_id", "status"], pc.field("status") != STATUS_REMOVED)
+        .column("doc_id")
+        .to_pylist()
+    )
+    hashes = _current_hashes(search, live)
+    to_index = sorted(doc_id for doc_id, digest in hashes.items() if full or exported.get(doc_id) != digest)
+    to_delete = sorted(doc_id for doc_id in exported if doc_id not in hashes)
+    rows = search.filter(pc.field("doc_id").isin(to_index)) if to_index else search.slice(0, 0)
+    _write_atomically(Path(out_path), _bulk_lines(rows, to_delete, index))
+    if to_index or to_delete:
+        _write_atomically(
+            state_path,
+            [json.dumps({"entity_search_version": version, "documents": dict(sorted(hashes.items()))}, indent=1)],
+        )
+    return ExportResult(
+        path=str(Path(out_path).absolute()),
+        indexed=len(to_index),
+        deleted=len(to_delete),
+        unchanged=len(hashes) - len(to_index),
+        entity_search_version=version,
+    )
+
+
+def search_source(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The search engine's document for an ``entity_search`` row: its content, nested entities,
+    and flat, sorted, distinct ``entity_keys`` / ``entity_texts`` for plain keyword queries."""
+    entities = [
+        {
+            "label": entity["label"],
+            "entity_key": entity["entity_key"],
+            "text": entity["text"],
+            "normalized_value": entity["normalized_value"],
+            "mentions": entity["mentions"],
+            "pages": list(entity["pages"]),
+            "spans": [dict(span) for span in entity["spans"]],
+        }
+        for entity in row["entities"]
+    ]
+    return {
+        "doc_id": row["doc_id"],
+        "file_name": row["file_name"],
+        "source_path": row["source_path"],
+        "page_count": row["page_count"],
+        "status": row["status"],
+        "entity_count": row["entity_count"],
+        "labels": list(row["labels"]),
+        "entities": entities,
+        "entity_keys": sorted({entity["entity_key"] for entity in entities}),
+        "entity_texts": sorted({entity["text"] for entity in entities}),
+        "search_hash": row["search_hash"],
+    }
+
+
+def _check_index(index: str) -> None:
+    if not _INDEX_NAME.fullmatch(index):
+        raise ValueError(
+            f"index {index!r} is not a valid index name here: lower-case letters, digits, '.', '_' and "
+            "'-', starting with a letter or digit"
+        )
+
+
+def _read_state(path: Path) -> dict[str, str]:
+    """doc_id -> search_hash of the documents the last export to this index left indexed."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        documents = state["documents"]
+        if not isinstance(documents, dict):
+            raise TypeError("'documents' is not an object")
+        return {str(doc_id): str(digest) for doc_id, digest in documents.items()}
+    except (ValueError, KeyError, TypeError) as error:
+        raise LakeError(f"export state {path} is unreadable ({error}); delete it to export everything again") from None
+
+
+def _current_hashes(search: pa.Table, live: set[str]) -> dict[str, str]:
+    """doc_id -> search_hash of the entity_search rows whose document has a live documents row."""
+    hashes: dict[str, str] = {}
+    seen: set[str] = set()
+    columns = search.select(["doc_id", "search_hash"]).to_pydict()
+    for doc_id, digest in zip(columns["doc_id"], columns["search_hash"], strict=True):
+        if doc_id in seen:
+            raise LakeError(f"entity_search holds document {doc_id} twice; its key is doc_id")
+        seen.add(doc_id)
+        if doc_id in live:
+            hashes[doc_id] = digest
+    return hashes
+
+
+def _bulk_lines(rows: pa.Table, to_delete: Iterable[str], index: str) -> Iterator[str]:
+    """Action and source lines, index actions in doc_id order then deletes. ASCII-only JSON:
+    no character inside a line can be read as a line break (U+2028, U+0085, …)."""
+
+    def line(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+    for batch in rows.sort_by("doc_id").to_batches():
+        for row in batch.to_pylist():
+            yield line({"index": {"_index": index, "_id": row["doc_id"]}})
+            yield line(search_source(row))
+    for doc_id in to_delete:
+        yield line({"delete": {"_index": index, "_id": doc_id}})
+
+
+def _write_atomically(path: Path, lines: Iterable[str]) -> None:
+    """``lines``, each ended by a newline, into ``path`` through a temp file in the same folder
+    renamed over it: readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            for text in lines:
+                out.write(text)
+                out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

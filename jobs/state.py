@@ -1,0 +1,133 @@
+"""Where each document stands: per-stage states, stage versions, and the overall status.
+
+Every ``documents`` row carries one state per stage (``ingest_state``, ``extract_state``,
+``ner_state``: status, error, the stage *version* it was processed with, run and time).
+A stage processes a document only when its state is missing or was made with another
+version of the stage — the version is a digest of the pipeline code version, the stage's
+result-relevant settings and its models / rules / libraries — so a re-run on the same input
+does nothing, a changed rule file re-runs NER only, and ``--reprocess`` forces a stage.
+
+The overall ``status`` / ``error_*`` columns are derived from the states, in pipeline order:
+the first stage that failed, skipped or removed the document decides; else the first that
+left it partial; else ``ok``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from jobs.config import DocnerConfig
+from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
+
+STATUS_REMOVED = "removed"  # the source file is gone; the document's rows left the data tables
+STATE_STAGES = ("ingest", "extract", "ner")
+FINAL_STATUSES = (STATUS_FAILED, STATUS_SKIPPED, STATUS_REMOVED)
+
+# Settings that change how fast a stage runs, never what it produces: changing them does
+# not make a new stage version (so it does not reprocess anything).
+PERFORMANCE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
+    "extract": (("pages_per_range",), ("ocr_pages_per_task",)),
+    "ner": (
+        ("chars_per_task",),
+        ("spacy", "batch_size"),
+        ("transformers", "batch_size"),
+        ("transformers", "torch_threads"),
+        ("transformers", "device"),
+        ("resources",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Overall:
+    status: str
+    error_class: str | None
+    error_message: str | None
+    error_stage: str | None
+
+
+def overall(states: Mapping[str, Mapping[str, Any] | None]) -> Overall:
+    """The document's status from its stage states (the reference for :func:`overall_columns`)."""
+    present = [(stage, states[stage]) for stage in STATE_STAGES if states.get(stage) is not None]
+    for wanted in (FINAL_STATUSES, (STATUS_PARTIAL,)):
+        for stage, state in present:
+            assert state is not None
+            if state["status"] in wanted:
+                return Overall(state["status"], state["error_class"], state["error_message"], stage)
+    return Overall(STATUS_OK, None, None, None)
+
+
+# --- stage versions -------------------------------------------------------------------------
+
+
+def code_version() -> str:
+    try:
+        return metadata.version("docner")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _package_versions(names: Sequence[str]) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
+
+def _without(settings: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    pruned = json.loads(json.dumps(settings, default=str))
+    for path in paths:
+        node = pruned
+        for key in path[:-1]:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return pruned
+
+
+def digest(parts: Mapping[str, Any]) -> str:
+    """A short, stable digest of ``parts`` (sorted-key JSON)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def ingest_version() -> str:
+    return digest({"stage": "ingest", "code": code_version(), "libraries": _package_versions(["pypdfium2"])})
+
+
+def extract_version(config: DocnerConfig, tesseract: str | None) -> str:
+    """Code version, the result-relevant ``extract`` settings, and the PDF / OCR library versions
+    (``tesseract``: the Tesseract version string, None when OCR is off or unavailable)."""
+    settings = _without(config.extract.model_dump(mode="json"), PERFORMANCE_ONLY["extract"])
+    return digest(
+        {
+            "stage": "extract",
+            "code": code_version(),
+            "settings": settings,
+            "libraries": _package_versions(["pypdfium2", "pdfplumber", "pdfminer.six", "pytesseract"]),
+            "tesseract": tesseract,
+        }
+    )
+
+
+def ner_version(config: DocnerConfig, models: Mapping[str, str]) -> str:
+    """Code version, the result-relevant ``ner`` settings, and every backend's model / rule-set
+    version (``models``: backend -> "name version", as the stage loaded them)."""
+    settings = _without(config.ner.model_dump(mode="json"), PERFORMANCE_ONLY["ner"])
+    return digest(
+        {
+            "stage": "ner",
+            "code": code_version(),
+            "settings": settings,
+            "models": dict(sorted(models.items())),
+            "libraries": _package_versions(["spacy", "transformers", "torch"]),
+        }
+    )
