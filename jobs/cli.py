@@ -11,6 +11,7 @@ its current version (code, settings, models, rules); ``--reprocess`` forces it.
     docner sql     --lake DIR --tables
     docner maintain --lake DIR [--dry-run] [--format table|csv|json]
     docner export-search --lake DIR --out FILE [--index NAME] [--full]
+    docner data-docs --lake DIR --out DIR
     docner samples --out DIR
 
 Results go to stdout; logs and Spark's own chatter go to stderr.
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--index", default="docner-documents", help="target index name (lower case)")
     export.add_argument("--format", choices=["opensearch-bulk"], default="opensearch-bulk")
     export.add_argument("--full", action="store_true", help="every current document, not only the changed ones")
+    docs = commands.add_parser("data-docs", help="render the stored data-quality results as GX Data Docs HTML")
+    docs.add_argument("--lake", required=True)
+    docs.add_argument("--out", required=True, help="directory for the HTML (index.html + one page per result)")
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -200,6 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             golds = generate_samples(args.out)
             print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
             return 0
+        if args.command == "data-docs":
+            from jobs.quality import build_data_docs
+
+            pages = build_data_docs(Path(args.lake), Path(args.out))
+            print(f"wrote {pages[0]} and {len(pages) - 1} validation page(s)")
+            return 0
         if args.command == "export-search":
             from jobs.search import export_search
 
@@ -225,9 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from jobs.delta import DeltaWriteError, PredicateError
         from jobs.lake import LakeError
+        from jobs.quality import QualityError
         from udfs.ner_spacy import ModelUnavailable
 
-        known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError)
+        known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError, QualityError)
         if isinstance(exc, known):
             print(f"docner: error: {exc}", file=sys.stderr)
             return EXIT_FAILURE

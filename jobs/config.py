@@ -226,6 +226,30 @@ class MaintainSettings(_Section):
     retention_hours: int = Field(168, ge=0)
 
 
+DEFAULT_LABELS = [
+    # spaCy's English NER labels
+    "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP",
+    "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
+    # the shipped rules, and the usual token-classification label maps
+    "ALIAS", "DURATION", "PRODUCT_CODE", "MISC",
+]  # fmt: skip
+
+
+class QualitySettings(_Section):
+    """Write-audit-publish: every stage's rows are checked against conf/expectations/<table>.json
+    (Great Expectations suites) before they are published."""
+
+    enabled: bool = True
+    suites: str = "expectations"  # directory of suite files, relative to the conf directory
+    # A row-level check failing on more than this share of a table's rows fails the stage;
+    # below it, the failing rows go to `quarantine` and the rest is published.
+    max_failed_share: float = Field(0.01, ge=0, le=1)
+    labels: list[Label] = Field(default_factory=lambda: list(DEFAULT_LABELS), min_length=1)
+    max_entities_per_document: int = Field(20_000, ge=1)
+    min_mean_entities_per_document: float = Field(1.0, ge=0)
+    min_mean_ocr_confidence: float = Field(60.0, ge=0, le=100)
+
+
 class DocnerConfig(_Section):
     env: str
     conf_dir: str  # where the files were read from: relative paths in them are taken from here
@@ -235,6 +259,7 @@ class DocnerConfig(_Section):
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
     maintain: MaintainSettings = MaintainSettings()
+    quality: QualitySettings = QualitySettings()
 
 
 def resolve_conf_path(config: DocnerConfig, path: str) -> Path:

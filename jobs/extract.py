@@ -135,6 +135,11 @@ def explode_tables(outcomes_df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
+def page_frames(rows: DataFrame) -> dict[str, DataFrame]:
+    """What the ``pages`` suite checks: the rows with the length of their text."""
+    return {"rows": rows.withColumn("_text_len", F.length("text"))}
+
+
 def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     """Extract the documents not yet extracted with this stage version (all: ``reprocess``)."""
     started = time.monotonic()
@@ -151,7 +156,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
         else:
             tesseract = tesseract_version(options.ocr)
     version = extract_version(ctx.config, tesseract)
-    result.models["extract"] = version
+    result.stage_version = version
     documents = [
         (r["doc_id"], r["source_path"], r["page_count"])
         for r in documents_to_process(ctx, STAGE, version, lambda row: True, reprocess)
@@ -191,8 +196,8 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
                 doc_ids=doc_ids,
                 outcomes_df=outcomes_df,
                 outputs=[
-                    Output(PAGES, lambda df: explode_pages(df, ctx.run_id)),
-                    Output(TABLE_CELLS, lambda df: explode_tables(df, ctx.run_id)),
+                    Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames),
+                    Output(TABLE_CELLS, lambda df, _: explode_tables(df, ctx.run_id)),
                 ],
                 statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),
                 cache=False,

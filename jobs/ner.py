@@ -213,6 +213,7 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     notes, result.models = check_backends(options, local=local)
     result.notes.extend(notes)
     version = ner_version(ctx.config, result.models)
+    result.stage_version = version
     doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, _extracted, reprocess)]
     result.documents_in = len(doc_ids)
     if doc_ids:
@@ -246,11 +247,15 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
             doc_ids=doc_ids,
             outcomes_df=outcomes_df,
             outputs=[
-                Output(ENTITIES, lambda df: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df)),
+                Output(
+                    ENTITIES,
+                    lambda df, _: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df),
+                    lambda rows: entity_frames(rows, documents_df),
+                ),
                 Output(
                     ENTITY_SEARCH,
-                    lambda df: transform_entity_search(
-                        explode_entities(df, ctx.run_id), search_documents(processed_df, df), ctx.run_id
+                    lambda df, published: transform_entity_search(
+                        published[ENTITIES.name], search_documents(processed_df, df), ctx.run_id
                     ),
                 ),
             ],
@@ -285,6 +290,19 @@ def summarize_outcomes(outcomes_df: DataFrame) -> list[str]:
     row = outcomes_df.agg(F.sum("unmapped").alias("n")).first()
     unmapped = row["n"] if row is not None and row["n"] else 0
     return [f"{unmapped} span(s) dropped: offsets not matching the text"] if unmapped else []
+
+
+def entity_frames(rows: DataFrame, documents_df: DataFrame) -> dict[str, DataFrame]:
+    """What the ``entities`` suite checks: the rows with their document's text length and the
+    slice of it at [doc_start, doc_end), and the entity count of each document."""
+    texts = documents_df.select("doc_id", F.length("text").alias("_doc_text_len"), F.col("text").alias("_doc_text"))
+    checked = (
+        rows.join(texts, "doc_id", "left")
+        .withColumn("_doc_text_slice", F.expr("substring(_doc_text, doc_start + 1, doc_end - doc_start)"))
+        .drop("_doc_text")
+    )
+    per_document = rows.groupBy("doc_id").agg(F.count("*").cast("int").alias("entities"))
+    return {"rows": checked, "_per_document": per_document}
 
 
 def search_documents(documents_df: DataFrame, outcomes_df: DataFrame) -> DataFrame:

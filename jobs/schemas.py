@@ -209,6 +209,26 @@ ENTITY_SEARCH = TableSpec(
     ),
 )
 
+QUARANTINE = TableSpec(
+    name="quarantine",
+    description="Rows a data-quality check kept out of their table, with the check and the reason.",
+    key=("table_name", "row_key", "check"),
+    schema=T.StructType(
+        [
+            T.StructField("table_name", T.StringType(), False),  # the table the row was for
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("row_key", T.StringType(), False),  # JSON of the row's key columns
+            T.StructField("check", T.StringType(), False),  # the expectation's id in its suite
+            T.StructField("suite", T.StringType(), False),  # suite name and version
+            T.StructField("reason", T.StringType(), False),
+            T.StructField("row_values", T.StringType(), True),  # JSON of the checked columns of the row
+            T.StructField("stage", T.StringType(), False),
+            T.StructField("run_id", T.StringType(), False),
+            T.StructField("quarantined_at", T.TimestampType(), False),
+        ]
+    ),
+)
+
 _COUNTS = T.MapType(T.StringType(), T.LongType(), False)
 
 RUNS = TableSpec(
@@ -237,6 +257,11 @@ RUNS = TableSpec(
             T.StructField(
                 "models", T.MapType(T.StringType(), T.StringType(), False), False
             ),  # backend -> model version
+            T.StructField("rows_quarantined", _COUNTS, False),  # table -> rows kept out by checks
+            T.StructField("dq_success", T.BooleanType(), True),  # every check passed; null: nothing checked
+            T.StructField("dq_failed", _COUNTS, False),  # "table.check" -> failing rows (1 for table checks)
+            T.StructField("dq_seconds", T.DoubleType(), True),  # time spent validating
+            T.StructField("stage_version", T.StringType(), True),  # extract / ner: see jobs.state
             T.StructField("code_version", T.StringType(), False),
             T.StructField("config_hash", T.StringType(), False),  # sha256 of the effective configuration
             T.StructField("notes", T.ArrayType(T.StringType(), False), False),
@@ -245,10 +270,10 @@ RUNS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, RUNS)
+    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE, RUNS)
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.
-DATA_TABLES = (PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH)
+DATA_TABLES = (PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE)
 
 # What the per-document / per-page UDFs return: one outcome row per unit of work, with
 # its results nested and its error (if any) alongside, so that nothing is silently lost.

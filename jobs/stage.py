@@ -16,8 +16,20 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
-from jobs.lake import WriteResult, arrow_rows, in_list, read_arrow, write_arrow, write_table
-from jobs.schemas import DOCUMENTS, TableSpec
+from jobs.lake import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
+from jobs.quality import (
+    ROWS_FRAME,
+    Audit,
+    QualityError,
+    audit,
+    blocking_message,
+    load_suite,
+    parameters,
+    results_directory,
+    suite_path,
+    without_quarantined,
+)
+from jobs.schemas import DOCUMENTS, QUARANTINE, TableSpec
 from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
 from udfs.errors import STATUS_OK, truncate
 
@@ -41,6 +53,11 @@ class StageResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # backend -> "model version"
+    quarantined: dict[str, int] = field(default_factory=dict)  # table -> rows kept out by checks
+    dq_failed: dict[str, int] = field(default_factory=dict)  # "table.check" -> failing rows
+    dq_success: bool | None = None  # None: nothing was checked
+    dq_seconds: float = 0.0
+    stage_version: str | None = None  # jobs.state: what the stage processed documents with
 
 
 class StageContext:
@@ -158,10 +175,13 @@ def status_counts(ctx: StageContext) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Output:
-    """One table a stage writes from its UDF outcomes, and how to get its rows from them."""
+    """One table a stage writes from its UDF outcomes: how to get its rows from them (and from
+    the tables published before it in the same stage), and the frames its quality suite checks
+    (default: the rows alone)."""
 
     spec: TableSpec
-    rows: Callable[[DataFrame], DataFrame]
+    rows: Callable[[DataFrame, Mapping[str, DataFrame]], DataFrame]
+    frames: Callable[[DataFrame], dict[str, DataFrame]] | None = None
 
 
 def publish_outcomes(
@@ -177,34 +197,85 @@ def publish_outcomes(
     summarize: Callable[[DataFrame], list[str]] | None = None,
     cache: bool = True,
 ) -> None:
-    """Write a stage's rows for ``doc_ids`` (replacing their earlier rows), one commit per
-    table, then record the stage's state of every one of them in ``documents`` — last, so
-    a run killed before that commit leaves the documents to be processed again, and the
-    re-run's replace-where commits put the tables back as one clean run would leave them.
+    """Write-audit-publish a stage's rows for ``doc_ids``.
+
+    Every output's rows are first checked against its table's suite (``jobs.quality``); if a
+    check fails beyond its threshold the stage stops before anything is published. Then each
+    table gets ONE commit replacing those documents' earlier rows (quarantined rows left out
+    and written to ``quarantine``), and last the stage's state of every document is recorded
+    in ``documents`` — so a run killed before that commit leaves the documents to be processed
+    again, and the re-run's replace-where commits put the tables back as one clean run would.
 
     ``statuses`` gives (doc_id, status, error_class, error_message) of every document from
     the UDF outcomes, which are computed once; ``summarize`` adds notes on them to the
     stage result. ``cache=False``: the caller has cached what is expensive already."""
     cached = outcomes_df.persist() if cache else outcomes_df
+    held: list[DataFrame] = []
     try:
         # Compute the outcomes once with the UDF stages' own parallelism (and Arrow batch
         # size), then write each table from the cache in as many tasks (and files) as there
         # are task slots.
         cached.count()
         files = ctx.spark.sparkContext.defaultParallelism
+        published: dict[str, DataFrame] = {}
+        audits: list[Audit] = []
         for output in outputs:
-            rows = output.rows(cached).coalesce(files)
-            written = ctx.write(rows, output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
-            result.versions[output.spec.name] = written.version
-            result.rows_written[output.spec.name] = written.rows
+            rows = output.rows(cached, published).coalesce(files)
+            suite_file = suite_path(ctx.config, output.spec.name)
+            if ctx.config.quality.enabled and suite_file.is_file():
+                rows = rows.persist()
+                held.append(rows)
+                report = audit(
+                    suite=load_suite(suite_file),
+                    frames=output.frames(rows) if output.frames else {ROWS_FRAME: rows},
+                    params=parameters(ctx.config),
+                    max_failed_share=ctx.config.quality.max_failed_share,
+                    stage=stage,
+                    run_id=ctx.run_id,
+                    results_dir=results_directory(ctx.lake, ctx.run_id),
+                )
+                audits.append(report)
+                rows = without_quarantined(rows, report)
+            published[output.spec.name] = rows
+        _record_audits(result, audits)
+        if any(report.blocking for report in audits):
+            raise QualityError(blocking_message(audits))
+        for output in outputs:
+            name = output.spec.name
+            written = ctx.write(published[name], output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
+            result.versions[name] = written.version
+            result.rows_written[name] = written.rows
+        quarantine = [row for report in audits for row in report.quarantine]
+        replaced = f"stage = {sql_quote(stage)} AND {in_list('doc_id', doc_ids)}"
+        written = ctx.write_rows(quarantine, QUARANTINE, stage=stage, replace_where=replaced)
+        if written.version is not None:
+            result.versions[QUARANTINE.name] = written.version
         outcomes = [row.asDict() for row in statuses(cached).collect()]
         if summarize is not None:
             result.notes.extend(summarize(cached))
     finally:
+        for frame in held:
+            frame.unpersist()
         if cache:
             cached.unpersist()
     written = record_states(ctx, stage, version, doc_ids, outcomes)
     result.versions[DOCUMENTS.name] = written.version
+
+
+def _record_audits(result: StageResult, audits: Sequence[Audit]) -> None:
+    for report in audits:
+        result.dq_seconds += report.seconds
+        result.quarantined[report.table] = len({row["row_key"] for row in report.quarantine})
+        for check, count in report.failed.items():
+            result.dq_failed[f"{report.table}.{check}"] = count
+        result.notes.extend(report.warnings)
+        if report.quarantine:
+            result.notes.append(
+                f"{result.quarantined[report.table]} {report.table} row(s) quarantined by "
+                + ", ".join(sorted({row["check"] for row in report.quarantine}))
+            )
+    if audits:
+        result.dq_success = not any(report.failed for report in audits)
 
 
 def record_states(

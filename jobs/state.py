@@ -99,6 +99,20 @@ def digest(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _quality(config: DocnerConfig, tables: Sequence[str], settings: Sequence[str]) -> dict[str, Any]:
+    """The checks a stage's rows pass before publishing: rows they quarantine are not in the
+    tables, so other checks are another version of the stage's output."""
+    from jobs.config import resolve_conf_path
+
+    suites_dir = resolve_conf_path(config, config.quality.suites)
+    suites = {}
+    for table in tables:
+        path = suites_dir / f"{table}.json"
+        suites[table] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    chosen = ("enabled", "suites", "max_failed_share", *settings)
+    return {"settings": config.quality.model_dump(mode="json", include=set(chosen)), "suites": suites}
+
+
 def ingest_version() -> str:
     return digest({"stage": "ingest", "code": code_version(), "libraries": _package_versions(["pypdfium2"])})
 
@@ -114,6 +128,7 @@ def extract_version(config: DocnerConfig, tesseract: str | None) -> str:
             "settings": settings,
             "libraries": _package_versions(["pypdfium2", "pdfplumber", "pdfminer.six", "pytesseract"]),
             "tesseract": tesseract,
+            "quality": _quality(config, ["pages", "tables"], ["min_mean_ocr_confidence"]),
         }
     )
 
@@ -129,5 +144,10 @@ def ner_version(config: DocnerConfig, models: Mapping[str, str]) -> str:
             "settings": settings,
             "models": dict(sorted(models.items())),
             "libraries": _package_versions(["spacy", "transformers", "torch"]),
+            "quality": _quality(
+                config,
+                ["entities", "entity_search"],
+                ["labels", "max_entities_per_document", "min_mean_entities_per_document"],
+            ),
         }
     )

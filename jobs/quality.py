@@ -1,0 +1,343 @@
+"""Write-audit-publish: a stage's rows are checked with Great Expectations before they are published.
+
+Each table may have a suite, ``conf/expectations/<table>.json`` (GX 1.x suite JSON; the
+expectation ``meta.id`` names the check, ``meta.frame`` the frame it runs on when it is not the
+rows themselves, ``severity`` ``warning`` makes a table-level check advisory). A stage builds
+the frames (the rows plus what a check compares them with, e.g. the document text slice under
+each entity) and :func:`audit` validates them:
+
+- a row-level check that fails on at most ``quality.max_failed_share`` of the rows sends those
+  rows (found by their key through GX's ``unexpected_index_list``) to ``quarantine`` and
+  keeps them out of the table; above it, or a failing critical table-level check, fails the
+  stage before anything is published, with a message naming the checks and row counts;
+- every validation result is kept as JSON under ``<lake>/_quality/<run_id>/`` and
+  ``docner data-docs`` renders them as GX Data Docs HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.config import DocnerConfig, resolve_conf_path
+
+log = logging.getLogger(__name__)
+RESULTS_DIR = "_quality"
+ROWS_FRAME = "rows"
+_lock = threading.Lock()
+
+
+class QualityError(RuntimeError):
+    """A stage's output failed its checks beyond the configured thresholds: nothing was published."""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    frame: str
+    key: tuple[str, ...]  # columns that identify a failing row in its frame
+    severity: str  # critical | warning
+    config: dict[str, Any]  # the expectation as it stands in the suite file
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    table: str
+    key: tuple[str, ...]
+    checks: tuple[Check, ...]
+    path: Path
+
+    def frames(self) -> list[str]:
+        return sorted({check.frame for check in self.checks})
+
+
+@dataclass
+class Audit:
+    """What validating one table's rows found."""
+
+    table: str
+    rows: int = 0
+    failed: dict[str, int] = field(default_factory=dict)  # check id -> failing rows (1: table-level)
+    blocking: list[str] = field(default_factory=list)  # why the stage must not publish
+    warnings: list[str] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)  # QUARANTINE rows
+    keys: dict[tuple[str, ...], set[tuple[Any, ...]]] = field(default_factory=dict)  # key columns -> keys out
+    seconds: float = 0.0
+    results: list[str] = field(default_factory=list)  # result JSON files written
+
+
+# --- suites ---------------------------------------------------------------------------------
+
+
+def suite_path(config: DocnerConfig, table: str) -> Path:
+    return resolve_conf_path(config, config.quality.suites) / f"{table}.json"
+
+
+def load_suite(path: Path) -> Suite:
+    """Read and check a suite file: every expectation must be one GX knows, with valid kwargs."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    try:
+        data = json.loads(path.read_text())
+        docner = data["meta"]["docner"]
+        key = tuple(docner["key"])
+        frame_keys = {name: tuple(columns) for name, columns in (docner.get("frames") or {}).items()}
+        checks = []
+        seen = set()
+        for index, entry in enumerate(data["expectations"]):
+            meta = entry.get("meta") or {}
+            check_id = meta.get("id")
+            if not check_id or check_id in seen:
+                raise ValueError(f"expectation {index} needs a unique meta.id")
+            seen.add(check_id)
+            # Unknown types and bad kwargs fail here (GX's own loader drops unknown types silently).
+            ExpectationConfiguration(type=entry["type"], kwargs=entry["kwargs"]).to_domain_obj()
+            frame = meta.get("frame", ROWS_FRAME)
+            if frame != ROWS_FRAME and frame not in frame_keys:
+                raise ValueError(f"check {check_id!r} runs on frame {frame!r}, which meta.docner.frames does not key")
+            checks.append(
+                Check(
+                    id=check_id,
+                    frame=frame,
+                    key=frame_keys.get(frame, key),
+                    severity=entry.get("severity", "critical"),
+                    config=entry,
+                )
+            )
+        return Suite(data["name"], str(docner["version"]), docner["table"], key, tuple(checks), path)
+    except Exception as exc:  # noqa: BLE001 - any defect in the file is reported with its path
+        raise QualityError(f"expectation suite {path} is invalid: {exc}") from None
+
+
+def parameters(config: DocnerConfig) -> dict[str, Any]:
+    """Values the suites refer to as ``{"$PARAMETER": name}``."""
+    settings = config.quality
+    return {
+        "labels": list(settings.labels),
+        "max_entities_per_document": settings.max_entities_per_document,
+        "min_mean_entities_per_document": settings.min_mean_entities_per_document,
+        "min_mean_ocr_confidence": settings.min_mean_ocr_confidence,
+    }
+
+
+# --- validating -----------------------------------------------------------------------------
+
+
+@cache
+def _context() -> Any:
+    """One in-memory GX context per process: no files, no progress bars, no analytics."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        ),
+    )
+    context.data_sources.add_spark(name="docner", persist=False)
+    return context
+
+
+def _batch(frame_name: str, df: DataFrame) -> Any:
+    source = _context().data_sources.get("docner")
+    try:
+        asset = source.get_asset(frame_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=frame_name)
+    try:
+        definition = asset.get_batch_definition("whole")
+    except KeyError:
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": df})
+
+
+def _validate(suite: Suite, frame: str, df: DataFrame, params: Mapping[str, Any]) -> Any:
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    checks = [c for c in suite.checks if c.frame == frame]
+    expectations = []
+    for check in checks:
+        entry = check.config
+        configuration = ExpectationConfiguration(
+            type=entry["type"],
+            kwargs=entry["kwargs"],
+            meta={**(entry.get("meta") or {}), "id": check.id},
+            severity=entry.get("severity", "critical"),
+        )
+        expectations.append(configuration.to_domain_obj())
+    gx_suite = gx.ExpectationSuite(
+        name=f"{suite.name}.{frame}", expectations=expectations, meta={"version": suite.version}
+    )
+    keys = sorted({column for check in checks for column in check.key})
+    with _lock:  # the GX context is not thread-safe
+        return _batch(f"{suite.table}.{frame}", df).validate(
+            gx_suite,
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+            expectation_parameters=dict(params),
+        )
+
+
+def _exception(result: Any) -> str | None:
+    """The message of an exception a check raised (GX nests it under metric ids, or not)."""
+    info = result.exception_info or {}
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message"))
+    return None
+
+
+def _reason(result: Any) -> str:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
+    observed = result.result.get("observed_value") if result.result else None
+    text = f"{config.type}({json.dumps(kwargs, default=str, sort_keys=True)})"
+    if observed is not None:
+        text += f"; observed {observed}"
+    raised = _exception(result)
+    if raised:
+        text += f"; raised {raised}"
+    return text[:2000]
+
+
+def audit(
+    *,
+    suite: Suite,
+    frames: Mapping[str, DataFrame],
+    params: Mapping[str, Any],
+    max_failed_share: float,
+    stage: str,
+    run_id: str,
+    results_dir: Path,
+) -> Audit:
+    """Validate ``frames`` (``rows`` and any other frame the suite's checks name) against ``suite``."""
+    started = time.monotonic()
+    report = Audit(table=suite.table)
+    now = dt.datetime.now(dt.UTC)
+    report.rows = frames[ROWS_FRAME].count()
+    for frame in suite.frames():
+        outcome = _validate(suite, frame, frames[frame], params)
+        results_dir.mkdir(parents=True, exist_ok=True)
+        target = results_dir / f"{stage}.{suite.table}.{frame}.json"
+        document = outcome.to_json_dict()
+        document.setdefault("meta", {})["run_id"] = {"run_name": f"{run_id} {stage}", "run_time": now.isoformat()}
+        target.write_text(json.dumps(document, default=str, indent=1))
+        report.results.append(str(target))
+        checks = {c.id: c for c in suite.checks if c.frame == frame}
+        for result in outcome.results:
+            check = checks[result.expectation_config.meta["id"]]
+            if result.success:
+                continue
+            details = result.result or {}
+            index = details.get("unexpected_index_list")
+            raised = _exception(result) is not None
+            if index is None or raised:  # a table-level check (or one that could not run)
+                report.failed[check.id] = 1
+                message = f"{suite.table}: check {check.id!r} failed: {_reason(result)}"
+                (report.warnings if check.severity == "warning" and not raised else report.blocking).append(message)
+                continue
+            failing = int(details.get("unexpected_count") or len(index))
+            report.failed[check.id] = failing
+            total = int(details.get("element_count") or report.rows or 1)
+            if failing / total > max_failed_share:
+                report.blocking.append(
+                    f"{suite.table}: check {check.id!r} failed on {failing} of {total} rows "
+                    f"(over quality.max_failed_share={max_failed_share:g}): {_reason(result)}"
+                )
+                continue
+            reason = _reason(result)
+            out = report.keys.setdefault(check.key, set())
+            for entry in index:
+                key = tuple(entry.get(column) for column in check.key)
+                out.add(key)
+                report.quarantine.append(
+                    {
+                        "table_name": suite.table,
+                        "doc_id": str(entry.get("doc_id")),
+                        "row_key": json.dumps(dict(zip(check.key, key, strict=True)), default=str, sort_keys=True),
+                        "check": check.id,
+                        "suite": f"{suite.name} {suite.version}",
+                        "reason": reason,
+                        "row_values": json.dumps(entry, default=str, sort_keys=True),
+                        "stage": stage,
+                        "run_id": run_id,
+                        "quarantined_at": now,
+                    }
+                )
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def without_quarantined(rows: DataFrame, report: Audit) -> DataFrame:
+    """``rows`` less the rows the checks sent to quarantine (anti-joined on their key columns)."""
+    spark = rows.sparkSession
+    for columns, keys in report.keys.items():
+        if not keys:
+            continue
+        schema = rows.select(*columns).schema
+        out = spark.createDataFrame([list(k) for k in sorted(keys, key=repr)], schema)
+        rows = rows.join(F.broadcast(out), list(columns), "left_anti")
+    return rows
+
+
+def results_directory(lake: Path, run_id: str) -> Path:
+    return Path(lake) / RESULTS_DIR / run_id
+
+
+def blocking_message(audits: Sequence[Audit]) -> str:
+    problems = [problem for report in audits for problem in report.blocking]
+    return "data-quality checks failed, nothing was published:\n  " + "\n  ".join(problems)
+
+
+# --- Data Docs ------------------------------------------------------------------------------
+
+
+def build_data_docs(lake: Path, out: Path) -> list[Path]:
+    """Render every stored validation result of the lake as a GX Data Docs page under ``out``,
+    with an index page linking them (newest run first)."""
+    from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    root = Path(lake) / RESULTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    pages: list[tuple[str, str, bool, Path]] = []
+    for result_file in sorted(root.glob("*/*.json"), reverse=True):
+        run_id = result_file.parent.name
+        result = expectationSuiteValidationResultSchema.load(json.loads(result_file.read_text()))
+        html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+        page = out / run_id / f"{result_file.stem}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(html)
+        pages.append((run_id, result_file.stem, bool(result.success), page))
+    items = "\n".join(
+        f'<li><a href="{p.relative_to(out)}">{run} — {name}</a>: {"passed" if ok else "FAILED"}</li>'
+        for run, name, ok, p in pages
+    )
+    index = out / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>docner data quality</title>"
+        f"<h1>docner data quality: {Path(lake).absolute()}</h1><ul>\n{items}\n</ul>\n"
+    )
+    return [index, *(p for *_, p in pages)]
