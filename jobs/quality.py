@@ -69,6 +69,7 @@ class Audit:
     """What validating one table's rows found."""
 
     table: str
+    max_failed_share: float = 0.0
     rows: int = 0
     failed: dict[str, int] = field(default_factory=dict)  # check id -> failing rows (1: table-level)
     blocking: list[str] = field(default_factory=list)  # why the stage must not publish
@@ -233,60 +234,82 @@ def audit(
 ) -> Audit:
     """Validate ``frames`` (``rows`` and any other frame the suite's checks name) against ``suite``."""
     started = time.monotonic()
-    report = Audit(table=suite.table)
+    report = Audit(table=suite.table, max_failed_share=max_failed_share)
     now = dt.datetime.now(dt.UTC)
-    report.rows = frames[ROWS_FRAME].count()
-    for frame in suite.frames():
-        outcome = _validate(suite, frame, frames[frame], params)
-        results_dir.mkdir(parents=True, exist_ok=True)
-        target = results_dir / f"{stage}.{suite.table}.{frame}.json"
-        document = outcome.to_json_dict()
-        document.setdefault("meta", {})["run_id"] = {"run_name": f"{run_id} {stage}", "run_time": now.isoformat()}
-        target.write_text(json.dumps(document, default=str, indent=1))
-        report.results.append(str(target))
-        checks = {c.id: c for c in suite.checks if c.frame == frame}
-        for result in outcome.results:
-            check = checks[result.expectation_config.meta["id"]]
-            if result.success:
-                continue
-            details = result.result or {}
-            index = details.get("unexpected_index_list")
-            raised = _exception(result) is not None
-            if index is None or raised:  # a table-level check (or one that could not run)
-                report.failed[check.id] = 1
-                message = f"{suite.table}: check {check.id!r} failed: {_reason(result)}"
-                (report.warnings if check.severity == "warning" and not raised else report.blocking).append(message)
-                continue
-            failing = int(details.get("unexpected_count") or len(index))
-            report.failed[check.id] = failing
-            total = int(details.get("element_count") or report.rows or 1)
-            if failing / total > max_failed_share:
-                report.blocking.append(
-                    f"{suite.table}: check {check.id!r} failed on {failing} of {total} rows "
-                    f"(over quality.max_failed_share={max_failed_share:g}): {_reason(result)}"
-                )
-                continue
-            reason = _reason(result)
-            out = report.keys.setdefault(check.key, set())
-            for entry in index:
-                key = tuple(entry.get(column) for column in check.key)
-                out.add(key)
-                report.quarantine.append(
-                    {
-                        "table_name": suite.table,
-                        "doc_id": str(entry.get("doc_id")),
-                        "row_key": json.dumps(dict(zip(check.key, key, strict=True)), default=str, sort_keys=True),
-                        "check": check.id,
-                        "suite": f"{suite.name} {suite.version}",
-                        "reason": reason,
-                        "row_values": json.dumps(entry, default=str, sort_keys=True),
-                        "stage": stage,
-                        "run_id": run_id,
-                        "quarantined_at": now,
-                    }
-                )
+    # Each expectation is a Spark job or more: the frames (joins with the text they check
+    # against) are computed once, not once per check.
+    cached = {name: frames[name].persist() for name in suite.frames()}
+    try:
+        report.rows = cached[ROWS_FRAME].count() if ROWS_FRAME in cached else frames[ROWS_FRAME].count()
+        for frame in suite.frames():
+            _validate_frame(suite, frame, cached[frame], params, stage, run_id, results_dir, now, report)
+    finally:
+        for frame_df in cached.values():
+            frame_df.unpersist()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _validate_frame(
+    suite: Suite,
+    frame: str,
+    df: DataFrame,
+    params: Mapping[str, Any],
+    stage: str,
+    run_id: str,
+    results_dir: Path,
+    now: dt.datetime,
+    report: Audit,
+) -> None:
+    max_failed_share = report.max_failed_share
+    outcome = _validate(suite, frame, df, params)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    target = results_dir / f"{stage}.{suite.table}.{frame}.json"
+    document = outcome.to_json_dict()
+    document.setdefault("meta", {})["run_id"] = {"run_name": f"{run_id} {stage}", "run_time": now.isoformat()}
+    target.write_text(json.dumps(document, default=str, indent=1))
+    report.results.append(str(target))
+    checks = {c.id: c for c in suite.checks if c.frame == frame}
+    for result in outcome.results:
+        check = checks[result.expectation_config.meta["id"]]
+        if result.success:
+            continue
+        details = result.result or {}
+        index = details.get("unexpected_index_list")
+        raised = _exception(result) is not None
+        if index is None or raised:  # a table-level check (or one that could not run)
+            report.failed[check.id] = 1
+            message = f"{suite.table}: check {check.id!r} failed: {_reason(result)}"
+            (report.warnings if check.severity == "warning" and not raised else report.blocking).append(message)
+            continue
+        failing = int(details.get("unexpected_count") or len(index))
+        report.failed[check.id] = failing
+        total = int(details.get("element_count") or report.rows or 1)
+        if failing / total > max_failed_share:
+            report.blocking.append(
+                f"{suite.table}: check {check.id!r} failed on {failing} of {total} rows "
+                f"(over quality.max_failed_share={max_failed_share:g}): {_reason(result)}"
+            )
+            continue
+        reason = _reason(result)
+        out = report.keys.setdefault(check.key, set())
+        for entry in index:
+            key = tuple(entry.get(column) for column in check.key)
+            out.add(key)
+            report.quarantine.append(
+                {
+                    "table_name": suite.table,
+                    "doc_id": str(entry.get("doc_id")),
+                    "row_key": json.dumps(dict(zip(check.key, key, strict=True)), default=str, sort_keys=True),
+                    "check": check.id,
+                    "suite": f"{suite.name} {suite.version}",
+                    "reason": reason,
+                    "row_values": json.dumps(entry, default=str, sort_keys=True),
+                    "stage": stage,
+                    "run_id": run_id,
+                    "quarantined_at": now,
+                }
+            )
 
 
 def without_quarantined(rows: DataFrame, report: Audit) -> DataFrame:
