@@ -1,6 +1,6 @@
 """The ``docner`` command line.
 
-    docner run     --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess [STAGES]]
+    docner run     --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess [STAGES]] [--stages STAGES]
     docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner extract --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner ner     --lake DIR [--env ENV] [--run-id ID] [--reprocess]
@@ -12,7 +12,12 @@ its current version (code, settings, models, rules); ``--reprocess`` forces it.
     docner maintain --lake DIR [--dry-run] [--format table|csv|json]
     docner export-search --lake DIR --out FILE [--index NAME] [--full]
     docner data-docs --lake DIR --out DIR
+    docner validate --lake DIR [--run-id ID] [--input DIR] [--data-docs DIR] [--report FILE]
+    docner report  --lake DIR [--out FILE] [--max-runs N]
     docner samples --out DIR
+
+Progress goes to stderr: a status line on a terminal, JSON log lines off one (``--log-format``).
+After each stage command the run's figures are written in the Prometheus text format.
 
 Results go to stdout; logs and Spark's own chatter go to stderr.
 """
@@ -24,8 +29,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.config import ConfigError, DocnerConfig, load_config
+from jobs.progress import configure_logging, log_context
+
+if TYPE_CHECKING:
+    from jobs.stage import StageContext
 
 STAGES = ("ingest", "extract", "ner")
 EXIT_USAGE = 2
@@ -69,8 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="docner", description="PDF text and named entities into Delta tables, on Spark."
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "text"],
+        help="log records as JSON lines or text (auto: text on a terminal, JSON otherwise)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_stage_args(commands.add_parser("run", help="ingest, extract and ner in one go"), needs_input=True)
+    run = commands.add_parser("run", help="ingest, extract and ner in one go")
+    _add_stage_args(run, needs_input=True)
+    run.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        metavar="STAGE[,STAGE]",
+        help="the stages to run, in pipeline order (default: ingest,extract,ner)",
+    )
     _add_stage_args(commands.add_parser("ingest", help="record the input PDFs in `documents`"), needs_input=True)
     _add_stage_args(commands.add_parser("extract", help="page text into `pages`"), needs_input=False)
     _add_stage_args(commands.add_parser("ner", help="named entities into `entities`"), needs_input=False)
@@ -106,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("data-docs", help="render the stored data-quality results as GX Data Docs HTML")
     docs.add_argument("--lake", required=True)
     docs.add_argument("--out", required=True, help="directory for the HTML (index.html + one page per result)")
+    validate = commands.add_parser(
+        "validate", help="check the tables against each other after a run; exit 1 if a check fails"
+    )
+    validate.add_argument("--lake", required=True)
+    validate.add_argument("--run-id", help="the run to check (its stages recorded, their checks passed)")
+    validate.add_argument("--input", help="the run's input: every PDF under it must have a documents row")
+    validate.add_argument("--data-docs", metavar="DIR", help="also build the GX Data Docs HTML into DIR")
+    validate.add_argument("--report", metavar="FILE", help="also write the HTML run report to FILE")
+    validate.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_config_args(validate)
+    report = commands.add_parser("report", help="write a self-contained HTML report of the latest run and trends")
+    report.add_argument("--lake", required=True)
+    report.add_argument("--out", help="the HTML file (default: under <lake>/_reports/)")
+    report.add_argument("--max-runs", type=int, default=30, help="runs shown in the trend charts")
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -116,12 +153,8 @@ def _config(args: argparse.Namespace) -> DocnerConfig:
 
 
 def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
-    from jobs.extract import run_extract
     from jobs.faults import arm
-    from jobs.ingest import run_ingest
     from jobs.lake import ensure_tables
-    from jobs.ner import run_ner
-    from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
     from jobs.session import build_spark
     from jobs.stage import StageContext, new_run_id
 
@@ -131,11 +164,23 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     lake.mkdir(parents=True, exist_ok=True)
     ensure_tables(lake)
     ctx = StageContext(spark=lambda: build_spark(config), config=config, lake=lake, run_id=args.run_id or new_run_id())
+    with log_context(run_id=ctx.run_id):
+        code = _run_stages(args, ctx, reprocess)
+        _export_metrics(config, lake, ctx.run_id)
+    return code
+
+
+def _run_stages(args: argparse.Namespace, ctx: StageContext, reprocess: frozenset[str]) -> int:
+    from jobs.extract import run_extract
+    from jobs.ingest import run_ingest
+    from jobs.ner import run_ner
+    from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
+
     if args.command == "run":
         print(describe_run(ctx, args.input), flush=True)
-        results = run_pipeline(ctx, args.input, reprocess)
+        results = run_pipeline(ctx, args.input, reprocess, _stage_list(args.stages, "--stages"))
         print(format_summary(results))
-        if any(result.documents_in for result in results[1:]):
+        if any(result.documents_in for result in results if result.stage != "ingest"):
             print()
             print(format_example(ctx))
         else:
@@ -146,15 +191,57 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
             "extract": lambda: run_extract(ctx, reprocess="extract" in reprocess),
             "ner": lambda: run_ner(ctx, reprocess="ner" in reprocess),
         }
-        print(format_summary([stage[args.command]()]))
+        with log_context(stage=args.command):
+            result = stage[args.command]()
+        print(format_summary([result]))
+    return 0
+
+
+def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
+    from jobs.metrics import export_run_metrics
+
+    done = export_run_metrics(config.metrics, lake, run_id)
+    if done.path is not None:
+        log.info("metrics written to %s%s", done.path, " and pushed" if done.pushed else "")
+
+
+def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.sql import format_rows
+    from jobs.validate import save_validation, validate_lake
+
+    with log_context(run_id=args.run_id, stage="validate"):
+        result = validate_lake(args.lake, args.run_id, args.input)
+        saved = save_validation(args.lake, result)
+        rows = [(c.name, "ok" if c.ok else "FAILED", c.failures, ", ".join(c.examples)) for c in result.checks]
+        sys.stdout.write(format_rows(["check", "result", "failures", "examples"], rows, args.format) + "\n")
+        if saved is not None:
+            log.info("validation result kept in %s", saved)
+        if args.data_docs:
+            from jobs.quality import build_data_docs
+
+            pages = build_data_docs(Path(args.lake), Path(args.data_docs))
+            log.info("data docs written to %s", pages[0])
+        if args.report:
+            from jobs.report import write_report
+
+            log.info("report written to %s", write_report(args.lake, args.report))
+        if args.run_id:
+            _export_metrics(config, Path(args.lake), args.run_id)
+        if not result.ok:
+            print(f"docner: {result.message()}", file=sys.stderr)
+            return EXIT_FAILURE
     return 0
 
 
 def _reprocess_stages(value: str) -> frozenset[str]:
+    return _stage_list(value, "--reprocess")
+
+
+def _stage_list(value: str, option: str) -> frozenset[str]:
     stages = frozenset(part.strip() for part in value.split(",") if part.strip())
     unknown = sorted(stages - set(STAGES))
     if unknown:
-        raise ConfigError(f"--reprocess names unknown stages {unknown} (stages: {', '.join(STAGES)})")
+        raise ConfigError(f"{option} names unknown stages {unknown} (stages: {', '.join(STAGES)})")
     return stages
 
 
@@ -191,12 +278,7 @@ def _maintain_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    configure_logging(args.log_level, args.log_format)
     try:
         if args.command == "samples":
             from jobs.samples import generate_samples
@@ -223,7 +305,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{done.unchanged} unchanged (entity_search version {done.entity_search_version})"
             )
             return 0
+        if args.command == "report":
+            from jobs.report import write_report
+
+            if args.max_runs < 0:
+                print("docner: --max-runs must be 0 or more", file=sys.stderr)
+                return EXIT_USAGE
+            path = write_report(args.lake, args.out, max_runs=args.max_runs)
+            print(f"wrote {path}")
+            return 0
         config = _config(args)
+        if args.command == "validate":
+            return _validate_command(args, config)
         if args.command == "sql":
             return _sql_command(args, config)
         if args.command == "maintain":

@@ -250,6 +250,23 @@ class QualitySettings(_Section):
     min_mean_ocr_confidence: float = Field(60.0, ge=0, le=100)
 
 
+class ProgressSettings(_Section):
+    """Progress of a stage: redrawn on a terminal, a ``progress`` log record off one."""
+
+    interval_s: float = Field(30.0, gt=0)  # seconds between progress log records (not on a terminal)
+
+
+class MetricsSettings(_Section):
+    """Each run's figures in the Prometheus text format, after every stage command."""
+
+    enabled: bool = True
+    # node-exporter textfile-collector directory; default: <lake>/_metrics
+    textfile_dir: str | None = None
+    pushgateway_url: str | None = None  # e.g. http://pushgateway:9091; failures are logged, not fatal
+    job: str = Field("docner", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    timeout_s: float = Field(10.0, gt=0)
+
+
 class DocnerConfig(_Section):
     env: str
     conf_dir: str  # where the files were read from: relative paths in them are taken from here
@@ -260,6 +277,8 @@ class DocnerConfig(_Section):
     ner: NerSettings = NerSettings()
     maintain: MaintainSettings = MaintainSettings()
     quality: QualitySettings = QualitySettings()
+    progress: ProgressSettings = ProgressSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 def resolve_conf_path(config: DocnerConfig, path: str) -> Path:

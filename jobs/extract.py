@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
+from jobs.progress import ProgressCounters, finished_pages, listed_items, struct_child
 from jobs.runs import record_run
 from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, SCAN_RESULT, TABLE_CELLS
 from jobs.stage import (
@@ -92,33 +93,52 @@ def explode_page_ranges(documents_df: DataFrame, pages_per_range: int, max_pages
     )
 
 
-def transform_scan(ranges_df: DataFrame, options: ExtractOptions) -> DataFrame:
+def transform_scan(
+    ranges_df: DataFrame, options: ExtractOptions, counters: ProgressCounters | None = None
+) -> DataFrame:
     """Page ranges → SCAN_RESULT rows: raw pages, or whole documents already assembled."""
     out_schema = to_arrow_schema(SCAN_RESULT)
 
     def scan(batches):
-        return scan_batches(batches, options, out_schema)
+        for batch in scan_batches(batches, options, out_schema):
+            if counters is not None:
+                outcome = batch.column("outcome")
+                counters.add(
+                    documents=len(outcome) - outcome.null_count,
+                    pages=finished_pages(batch.column("raw"), PENDING) + listed_items(struct_child(outcome, "pages")),
+                )
+            yield batch
 
     return ranges_df.mapInArrow(scan, SCAN_RESULT)
 
 
-def transform_finish(pending_df: DataFrame, options: ExtractOptions) -> DataFrame:
+def transform_finish(
+    pending_df: DataFrame, options: ExtractOptions, counters: ProgressCounters | None = None
+) -> DataFrame:
     """Pending (OCR) pages → finished page rows; spread ``pending_df`` evenly first."""
     out_schema = to_arrow_schema(RAW_PAGE)
 
     def finish(batches):
-        return finish_batches(batches, options, out_schema)
+        for batch in finish_batches(batches, options, out_schema):
+            if counters is not None:
+                counters.add(pages=batch.num_rows)
+            yield batch
 
     return pending_df.mapInArrow(finish, RAW_PAGE)
 
 
-def transform_assemble(raw_pages_df: DataFrame, options: ExtractOptions, partitions: int) -> DataFrame:
+def transform_assemble(
+    raw_pages_df: DataFrame, options: ExtractOptions, partitions: int, counters: ProgressCounters | None = None
+) -> DataFrame:
     """Page rows → one outcome row per document. The explicit repartition keeps the work
     spread: left to adaptive execution, the (small) shuffle was coalesced into one task."""
     out_schema = to_arrow_schema(EXTRACT_RESULT)
 
     def assemble(table):
-        return assemble_table(table, options, out_schema)
+        assembled = assemble_table(table, options, out_schema)
+        if counters is not None:
+            counters.add(documents=assembled.num_rows)
+        return assembled
 
     return raw_pages_df.repartition(partitions, "doc_id").groupBy("doc_id").applyInArrow(assemble, EXTRACT_RESULT)
 
@@ -164,53 +184,70 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     doc_ids = [doc_id for doc_id, _, _ in documents]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        slots = ctx.spark.sparkContext.defaultParallelism
-        documents_df = ctx.spark.createDataFrame(documents, "doc_id string, source_path string, page_count int")
-        ranges = sum(
-            max(1, math.ceil(min(page_count or 0, settings.max_pages) / settings.pages_per_range))
-            for _, _, page_count in documents
-        )
-        ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
-        scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options).persist()
-        assembled_df = None
-        try:
-            raw_df = scanned_df.where(F.col("raw").isNotNull()).select("raw.*")
-            pending = raw_df.where(F.col("status") == PENDING)
-            pending_by_doc = {r["doc_id"]: r["count"] for r in pending.groupBy("doc_id").count().collect()}
-            pending_pages = sum(pending_by_doc.values())
-            finished_df = transform_finish(
-                pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options
-            )
-            # Documents the scan assembled whole come straight from it; the others (split into
-            # ranges, or with pages to OCR) are grouped by a shuffle and assembled.
-            grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
-            assembled_df = transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4)).persist()
-            # Both parts are cached (the scan's and the assembled ones), so the outcomes are not
-            # cached again: each table is written straight from them.
-            outcomes_df = scanned_df.where(F.col("outcome").isNotNull()).select("outcome.*").unionByName(assembled_df)
-            publish_outcomes(
-                ctx,
-                result,
-                stage=STAGE,
-                version=version,
-                doc_ids=doc_ids,
-                outcomes_df=outcomes_df,
-                outputs=[
-                    Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames),
-                    Output(TABLE_CELLS, lambda df, _: explode_tables(df, ctx.run_id)),
-                ],
-                statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),
-                cache=False,
-            )
-            result.notes.append(f"{pending_pages} page(s) OCR'd")
-        finally:
-            scanned_df.unpersist()
-            if assembled_df is not None:
-                assembled_df.unpersist()
+        pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
+        with ctx.tracking(STAGE, len(doc_ids), pages_total) as progress:
+            _extract_documents(ctx, result, options, version, documents, progress.counters)
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     record_run(ctx, result)
     return result
+
+
+def _extract_documents(
+    ctx: StageContext,
+    result: StageResult,
+    options: ExtractOptions,
+    version: str,
+    documents: list[tuple[str, str, int | None]],
+    counters: ProgressCounters,
+) -> None:
+    settings = ctx.config.extract
+    doc_ids = [doc_id for doc_id, _, _ in documents]
+    slots = ctx.spark.sparkContext.defaultParallelism
+    documents_df = ctx.spark.createDataFrame(documents, "doc_id string, source_path string, page_count int")
+    ranges = sum(
+        max(1, math.ceil(min(page_count or 0, settings.max_pages) / settings.pages_per_range))
+        for _, _, page_count in documents
+    )
+    ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
+    scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options, counters).persist()
+    assembled_df = None
+    try:
+        ctx.describe(f"scan {ranges} page range(s) of {len(doc_ids)} document(s)")
+        raw_df = scanned_df.where(F.col("raw").isNotNull()).select("raw.*")
+        pending = raw_df.where(F.col("status") == PENDING)
+        pending_by_doc = {r["doc_id"]: r["count"] for r in pending.groupBy("doc_id").count().collect()}
+        pending_pages = sum(pending_by_doc.values())
+        finished_df = transform_finish(
+            pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options, counters
+        )
+        # Documents the scan assembled whole come straight from it; the others (split into
+        # ranges, or with pages to OCR) are grouped by a shuffle and assembled.
+        grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
+        assembled_df = transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4), counters).persist()
+        ctx.describe(f"OCR {pending_pages} page(s), assemble documents, check and write pages and tables")
+        # Both parts are cached (the scan's and the assembled ones), so the outcomes are not
+        # cached again: each table is written straight from them.
+        outcomes_df = scanned_df.where(F.col("outcome").isNotNull()).select("outcome.*").unionByName(assembled_df)
+        publish_outcomes(
+            ctx,
+            result,
+            stage=STAGE,
+            version=version,
+            doc_ids=doc_ids,
+            outcomes_df=outcomes_df,
+            outputs=[
+                Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames),
+                Output(TABLE_CELLS, lambda df, _: explode_tables(df, ctx.run_id)),
+            ],
+            statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),
+            cache=False,
+        )
+        result.notes.append(f"{pending_pages} page(s) OCR'd")
+    finally:
+        scanned_df.unpersist()
+        if assembled_df is not None:
+            assembled_df.unpersist()
 
 
 if __name__ == "__main__":

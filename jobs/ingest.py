@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.lake import in_list, read_arrow
+from jobs.progress import ProgressCounters
 from jobs.runs import record_run
 from jobs.schemas import DATA_TABLES, DOCUMENTS, PROBE_RESULT
 from jobs.stage import StageContext, StageResult, partitions_for, status_counts
@@ -46,12 +47,17 @@ _COMPARED = (
 _STATE_COMPARED = ("status", "error_class", "error_message", "version")
 
 
-def transform_probe_files(files_df: DataFrame, max_file_bytes: int) -> DataFrame:
+def transform_probe_files(
+    files_df: DataFrame, max_file_bytes: int, counters: ProgressCounters | None = None
+) -> DataFrame:
     """(source_path, size_bytes) → one PROBE_RESULT row per file (hash, page count, status)."""
     out_schema = to_arrow_schema(PROBE_RESULT)
 
     def probe(batches):
-        return probe_batches(batches, max_file_bytes, out_schema)
+        for batch in probe_batches(batches, max_file_bytes, out_schema):
+            if counters is not None:
+                counters.add(documents=batch.num_rows, pages=int(pc.sum(batch.column("page_count")).as_py() or 0))
+            yield batch
 
     return files_df.mapInArrow(probe, PROBE_RESULT)
 
@@ -273,10 +279,12 @@ def run_ingest(ctx: StageContext, input_location: str, *, reprocess: bool = Fals
             [(f.path, f.size_bytes) for f in to_probe], "source_path string, size_bytes long"
         ).repartition(partitions_for(len(to_probe), settings.files_per_task))
         modified = {f.path: f.modified_ms for f in to_probe}
-        probes = [
-            {**r.asDict(), "modified_ms": modified[r["source_path"]]}
-            for r in transform_probe_files(files_df, settings.max_file_bytes).collect()
-        ]
+        with ctx.tracking(STAGE, len(to_probe)) as progress:
+            ctx.describe(f"read {len(to_probe)} file(s)")
+            probes = [
+                {**r.asDict(), "modified_ms": modified[r["source_path"]]}
+                for r in transform_probe_files(files_df, settings.max_file_bytes, progress.counters).collect()
+            ]
     involved = {p["doc_id"] for p in probes} | {
         live_by_path[path]["doc_id"] for path in gone | {p["source_path"] for p in probes} if path in live_by_path
     }

@@ -21,6 +21,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake import read_table
+from jobs.progress import ProgressCounters, counted_input
 from jobs.runs import record_run
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, NER_RESULT, PAGES
 from jobs.search import transform_entity_search
@@ -164,13 +165,16 @@ def transform_spread(documents_df: DataFrame, bins: dict[str, int], keys: list[i
 
 
 def transform_recognize(
-    documents_df: DataFrame, options: NerOptions, profile: ResourceProfile | None = None
+    documents_df: DataFrame,
+    options: NerOptions,
+    profile: ResourceProfile | None = None,
+    counters: ProgressCounters | None = None,
 ) -> DataFrame:
     """(doc_id, text, pages) → one NER_RESULT row per document: its entities, or its error."""
     out_schema = to_arrow_schema(NER_RESULT)
 
     def recognize(batches):
-        return recognize_batches(batches, options, out_schema)
+        return recognize_batches(counted_input(batches, counters, "pages"), options, out_schema)
 
     return documents_df.select("doc_id", "text", "pages").mapInArrow(recognize, NER_RESULT, profile=profile)
 
@@ -217,51 +221,58 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, _extracted, reprocess)]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
-            F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK)
-        )
-        sizes = {
-            r["doc_id"]: int(r["chars"])
-            for r in pages_df.groupBy("doc_id")
-            .agg((F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"))
-            .collect()
-        }
-        tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.ner.chars_per_task), _slots(ctx)))
-        documents_df = transform_spread(
-            document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text")),
-            balanced_bins(sizes, tasks),
-            partition_keys(ctx.spark, tasks),
-        )
-        profile = resource_profile(ctx.config.ner.resources)
-        if profile is not None and local:
-            # Spark supports stage-level profiles on YARN, Kubernetes and standalone only.
-            result.notes.append("ner.resources ignored: local mode has no stage-level resource profiles")
-            profile = None
-        outcomes_df = transform_recognize(documents_df, options, profile)
-        processed_df = read_table(ctx.spark, ctx.lake, DOCUMENTS.name).where(F.col("doc_id").isin(doc_ids))
-        publish_outcomes(
-            ctx,
-            result,
-            stage=STAGE,
-            version=version,
-            doc_ids=doc_ids,
-            outcomes_df=outcomes_df,
-            outputs=[
-                Output(
-                    ENTITIES,
-                    lambda df, _: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df),
-                    lambda rows: entity_frames(rows, documents_df),
-                ),
-                Output(
-                    ENTITY_SEARCH,
-                    lambda df, published: transform_entity_search(
-                        published[ENTITIES.name], search_documents(processed_df, df), ctx.run_id
+        with ctx.tracking(STAGE, len(doc_ids)) as progress:
+            pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
+                F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK)
+            )
+            ctx.describe("size the documents")
+            measured = (
+                pages_df.groupBy("doc_id")
+                .agg(
+                    (F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"),
+                    F.count("*").alias("pages"),
+                )
+                .collect()
+            )
+            sizes = {r["doc_id"]: int(r["chars"]) for r in measured}
+            progress.pages_total = sum(int(r["pages"]) for r in measured)
+            tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.ner.chars_per_task), _slots(ctx)))
+            documents_df = transform_spread(
+                document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text")),
+                balanced_bins(sizes, tasks),
+                partition_keys(ctx.spark, tasks),
+            )
+            profile = resource_profile(ctx.config.ner.resources)
+            if profile is not None and local:
+                # Spark supports stage-level profiles on YARN, Kubernetes and standalone only.
+                result.notes.append("ner.resources ignored: local mode has no stage-level resource profiles")
+                profile = None
+            outcomes_df = transform_recognize(documents_df, options, profile, progress.counters)
+            ctx.describe(f"recognize entities in {len(doc_ids)} document(s), check and write entities")
+            processed_df = read_table(ctx.spark, ctx.lake, DOCUMENTS.name).where(F.col("doc_id").isin(doc_ids))
+            publish_outcomes(
+                ctx,
+                result,
+                stage=STAGE,
+                version=version,
+                doc_ids=doc_ids,
+                outcomes_df=outcomes_df,
+                outputs=[
+                    Output(
+                        ENTITIES,
+                        lambda df, _: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df),
+                        lambda rows: entity_frames(rows, documents_df),
                     ),
-                ),
-            ],
-            statuses=transform_statuses,
-            summarize=summarize_outcomes,
-        )
+                    Output(
+                        ENTITY_SEARCH,
+                        lambda df, published: transform_entity_search(
+                            published[ENTITIES.name], search_documents(processed_df, df), ctx.run_id
+                        ),
+                    ),
+                ],
+                statuses=transform_statuses,
+                summarize=summarize_outcomes,
+            )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
     record_run(ctx, result)

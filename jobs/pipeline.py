@@ -9,19 +9,38 @@ from jobs.extract import run_extract
 from jobs.ingest import run_ingest
 from jobs.lake import ensure_tables
 from jobs.ner import run_ner
+from jobs.progress import log_context
 from jobs.sql import format_rows, run_query
 from jobs.stage import StageContext, StageResult
 
 STATUS_COLUMNS = ("ok", "partial", "failed", "skipped", "removed")
 
 
-def run_pipeline(ctx: StageContext, input_location: str, reprocess: Collection[str] = ()) -> list[StageResult]:
-    """Ingest, extract and NER, each on what it has not done yet (``reprocess``: stages to
-    run on every document again)."""
+PIPELINE_STAGES = ("ingest", "extract", "ner")
+
+
+def run_pipeline(
+    ctx: StageContext,
+    input_location: str,
+    reprocess: Collection[str] = (),
+    stages: Collection[str] = PIPELINE_STAGES,
+) -> list[StageResult]:
+    """Ingest, extract and NER (or the ``stages`` named, in pipeline order), each on what it
+    has not done yet (``reprocess``: stages to run on every document again)."""
+    unknown = sorted(set(stages) - set(PIPELINE_STAGES))
+    if unknown:
+        raise ValueError(f"unknown stages {unknown} (stages: {', '.join(PIPELINE_STAGES)})")
     ensure_tables(ctx.lake)
-    results = [run_ingest(ctx, input_location, reprocess="ingest" in reprocess)]
-    results.append(run_extract(ctx, reprocess="extract" in reprocess))
-    results.append(run_ner(ctx, reprocess="ner" in reprocess))
+    results = []
+    if "ingest" in stages:
+        with log_context(stage="ingest"):
+            results.append(run_ingest(ctx, input_location, reprocess="ingest" in reprocess))
+    if "extract" in stages:
+        with log_context(stage="extract"):
+            results.append(run_extract(ctx, reprocess="extract" in reprocess))
+    if "ner" in stages:
+        with log_context(stage="ner"):
+            results.append(run_ner(ctx, reprocess="ner" in reprocess))
     return results
 
 

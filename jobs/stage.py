@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
 from jobs.lake import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
+from jobs.progress import ProgressCounters, SparkJobs, StageProgress
 from jobs.quality import (
     ROWS_FRAME,
     Audit,
@@ -71,11 +73,46 @@ class StageContext:
         config: DocnerConfig,
         lake: Path,
         run_id: str,
+        *,
+        progress_stream: IO[str] | None = None,
+        progress_interactive: bool | None = None,
     ) -> None:
         self._spark = spark
         self.config = config
         self.lake = lake
         self.run_id = run_id
+        self.progress_stream = progress_stream
+        self.progress_interactive = progress_interactive
+        self._jobs: SparkJobs | None = None
+
+    @contextlib.contextmanager
+    def tracking(self, stage: str, documents_total: int, pages_total: int | None = None) -> Iterator[StageProgress]:
+        """While a stage works on Spark: its job group (Spark UI), and its progress reported
+        from the counters its tasks update (a terminal line, or ``progress`` log records);
+        the stage passes ``.counters`` to its tasks (and may set ``.pages_total`` later)."""
+        counters = ProgressCounters.create(self.spark)
+        jobs = SparkJobs(self.spark, self.run_id, stage)
+        self._jobs = jobs
+        jobs.describe(f"{documents_total} document(s)")
+        try:
+            with StageProgress(
+                counters,
+                stage,
+                documents_total,
+                pages_total,
+                stream=self.progress_stream,
+                interactive=self.progress_interactive,
+                interval_s=self.config.progress.interval_s,
+            ) as progress:
+                yield progress
+        finally:
+            jobs.clear()
+            self._jobs = None
+
+    def describe(self, step: str) -> None:
+        """Describe the Spark jobs started from now on (no-op outside :meth:`tracking`)."""
+        if self._jobs is not None:
+            self._jobs.describe(step)
 
     @property
     def spark(self) -> SparkSession:
@@ -223,6 +260,7 @@ def publish_outcomes(
             rows = output.rows(cached, published).coalesce(files)
             suite_file = suite_path(ctx.config, output.spec.name)
             if ctx.config.quality.enabled and suite_file.is_file():
+                ctx.describe(f"check {output.spec.name} rows (Great Expectations)")
                 rows = rows.persist()
                 held.append(rows)
                 report = audit(
@@ -242,6 +280,7 @@ def publish_outcomes(
             raise QualityError(blocking_message(audits))
         for output in outputs:
             name = output.spec.name
+            ctx.describe(f"write {name}")
             written = ctx.write(published[name], output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
             result.versions[name] = written.version
             result.rows_written[name] = written.rows

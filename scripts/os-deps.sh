@@ -15,6 +15,10 @@ if ! command -v tesseract >/dev/null 2>&1; then
 elif ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
   need+=(tesseract-ocr-eng)
 fi
+# Headless Chromium renders the HTML report in the tests (`docner report`), with a font for its text.
+if ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium fonts-dejavu-core)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "os-deps: java $(java_major) and tesseract (eng) present"

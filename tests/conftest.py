@@ -46,3 +46,16 @@ def gold(sample_dir):
     from jobs.samples import load_gold
 
     return {g.file: g for g in load_gold(sample_dir)}
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(spark, test_config, sample_dir, tmp_path_factory):
+    """The samples through the whole pipeline once, in a lake shared by the modules that only
+    read it or work on copies (the end-to-end tests, the report): (lake, context, results)."""
+    from jobs.pipeline import run_pipeline
+    from jobs.stage import StageContext, new_run_id
+
+    lake = tmp_path_factory.mktemp("lake")
+    ctx = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
+    results = run_pipeline(ctx, str(sample_dir))
+    return lake, ctx, results

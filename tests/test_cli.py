@@ -47,16 +47,53 @@ def test_samples_command_writes_gold(tmp_path):
 
 
 @pytest.mark.slow
+def _log_records(stderr: str) -> list[dict]:
+    """The JSON log lines of a run (Spark's own stderr chatter is not JSON)."""
+    records = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    return records
+
+
 def test_stage_modules_run_by_themselves_then_sql_json(sample_dir, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     for name in ("services_agreement.pdf", "scanned_nda.pdf", "corrupt.pdf"):
         shutil.copy(sample_dir / name, inputs / name)
     lake = tmp_path / "lake"
+    run_id = "manual__2026-11-23T10:00:00+00:00"  # an Airflow-style run id
     for module, extra in (("jobs.ingest", ["--input", str(inputs)]), ("jobs.extract", []), ("jobs.ner", [])):
-        result = _run(sys.executable, "-m", module, "--lake", str(lake), *extra)
+        stage = module.split(".")[1]
+        result = _run(sys.executable, "-m", module, "--lake", str(lake), "--run-id", run_id, *extra)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert module.split(".")[1] in result.stdout  # the stage's summary line
+        assert stage in result.stdout  # the stage's summary line
+        # Off a terminal, logs are JSON lines tagged with the run and stage, progress included.
+        records = _log_records(result.stderr)
+        assert records and all(r["run_id"] == run_id for r in records)
+        progress = [r for r in records if r.get("event") == "progress"]
+        assert progress and all(r["stage"] == stage for r in progress)
+        final = progress[-1]
+        assert final["final"] is True
+        assert final["documents_done"] == final["documents_total"] > 0
+        if stage != "ingest":
+            assert final["pages_done"] == final["pages_total"] > 0
+
+    # Metrics: one textfile describing every stage of the run so far.
+    (prom,) = (lake / "_metrics").glob("docner-*.prom")
+    text = prom.read_text()
+    for stage in ("ingest", "extract", "ner"):
+        assert f'docner_stage_duration_seconds{{lake="{lake}",stage="{stage}"}}' in text
+    assert f'run_id="{run_id}"' in text
+
+    result = _run(DOCNER, "validate", "--lake", str(lake), "--run-id", run_id, "--input", str(inputs))
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "run_recorded" in result.stdout and "FAILED" not in result.stdout
+    # A file the lake never heard of is caught.
+    shutil.copy(sample_dir / "services_agreement.pdf", inputs / "late_arrival.pdf")
+    result = _run(DOCNER, "validate", "--lake", str(lake), "--run-id", run_id, "--input", str(inputs))
+    assert result.returncode == 1
+    assert "input_recorded: 1" in result.stderr and "late_arrival.pdf" in result.stderr
 
     result = _run(
         DOCNER,

@@ -18,14 +18,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("lake")
+def lake(pipeline_run) -> Path:
+    return pipeline_run[0]
 
 
 @pytest.fixture(scope="module")
-def first_run(spark, test_config, sample_dir, lake):
-    ctx = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
-    results = run_pipeline(ctx, str(sample_dir))
+def first_run(pipeline_run):
+    _, ctx, results = pipeline_run
     return ctx, results
 
 

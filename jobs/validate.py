@@ -1,0 +1,230 @@
+"""``docner validate``: checks across the tables, after the stages of a run have published.
+
+Each stage already validates its own rows before publishing them (``jobs.quality``). What a
+single stage cannot see is the lake as a whole: whether every input file has its
+``documents`` row (nothing lost), whether each table's key is unique, whether data rows
+belong to a live document, whether each document's rows come from the run that last
+processed it (no leftovers of an earlier run), whether the overall status agrees with the
+stage states, and whether the run's stages recorded themselves in ``runs`` with their
+data-quality checks passed. The checks read only key columns, driver-side through delta-rs
+(no Spark). Results are kept as ``<lake>/_quality/<run_id>/validate.lake.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+
+from jobs.lake import read_arrow
+from jobs.quality import results_directory
+from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
+from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
+from udfs.errors import STATUS_OK, STATUS_PARTIAL
+from udfs.files import list_pdfs
+
+EXAMPLES = 5  # offending keys shown per check
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    description: str
+    failures: int
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+
+@dataclass(frozen=True)
+class LakeValidation:
+    run_id: str | None
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def failed(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.ok]
+
+    def message(self) -> str:
+        bad = self.failed()
+        if not bad:
+            return f"all {len(self.checks)} lake checks passed"
+        return "lake checks failed: " + "; ".join(f"{c.name}: {c.failures} ({', '.join(c.examples)})" for c in bad)
+
+
+def _check(name: str, description: str, offenders: Iterable[str]) -> CheckResult:
+    found = sorted(set(offenders))
+    return CheckResult(name, description, len(found), found[:EXAMPLES])
+
+
+def duplicate_keys(rows: Iterable[Sequence[Any]]) -> list[str]:
+    """Keys seen more than once, as strings."""
+    counts = Counter(tuple(row) for row in rows)
+    return ["/".join(str(part) for part in key) for key, n in counts.items() if n > 1]
+
+
+def _live_primary(documents: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """doc_id → its primary row (ingest ok, not removed): the row whose states count."""
+    primary: dict[str, Mapping[str, Any]] = {}
+    for row in documents:
+        state = row["ingest_state"]
+        if row["status"] != STATUS_REMOVED and state is not None and state["status"] == STATUS_OK:
+            primary[row["doc_id"]] = row
+    return primary
+
+
+def check_documents(documents: Sequence[Mapping[str, Any]], listed: Sequence[str] | None) -> list[CheckResult]:
+    checks = [
+        _check(
+            "documents_key_unique",
+            "(doc_id, source_path) is the documents key",
+            duplicate_keys((r["doc_id"], r["source_path"]) for r in documents),
+        ),
+        _check(
+            "documents_status_derived",
+            "status and error_* agree with the stage states",
+            (
+                r["doc_id"]
+                for r in documents
+                if r["status"] != STATUS_REMOVED
+                and r["ingest_state"] is not None
+                and overall({s: r[f"{s}_state"] for s in STATE_STAGES}).status != r["status"]
+            ),
+        ),
+    ]
+    if listed is not None:
+        recorded = {r["source_path"] for r in documents if r["status"] != STATUS_REMOVED}
+        checks.append(
+            _check(
+                "input_recorded",
+                "every PDF of the input has a live documents row",
+                (path for path in listed if path not in recorded),
+            )
+        )
+    return checks
+
+
+def check_rows(
+    name: str,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    primary: Mapping[str, Mapping[str, Any]],
+    stage: str,
+) -> list[CheckResult]:
+    """Key uniqueness, rows of live documents only, rows from the run that last processed them."""
+
+    def stale(row: Mapping[str, Any]) -> bool:
+        doc = primary.get(row["doc_id"])
+        state = doc[f"{stage}_state"] if doc is not None else None
+        return state is not None and row["run_id"] != state["run_id"]
+
+    return [
+        _check(
+            f"{name}_key_unique",
+            f"({', '.join(key)}) is the {name} key",
+            duplicate_keys(tuple(r[c] for c in key) for r in rows),
+        ),
+        _check(
+            f"{name}_of_live_documents",
+            f"every {name} row belongs to a live document processed by the {stage} stage",
+            (r["doc_id"] for r in rows if r["doc_id"] not in primary or primary[r["doc_id"]][f"{stage}_state"] is None),
+        ),
+        _check(
+            f"{name}_from_latest_run",
+            f"a document's {name} rows all come from the run that last ran {stage} on it",
+            (r["doc_id"] for r in rows if stale(r)),
+        ),
+    ]
+
+
+def check_coverage(
+    primary: Mapping[str, Mapping[str, Any]], pages_docs: set[str], search_docs: Sequence[str]
+) -> list[CheckResult]:
+    def done(row: Mapping[str, Any], stage: str) -> bool:
+        state = row[f"{stage}_state"]
+        return state is not None and state["status"] in (STATUS_OK, STATUS_PARTIAL)
+
+    search = Counter(search_docs)
+    return [
+        _check(
+            "extracted_have_pages",
+            "every document extracted (ok or partial) has pages rows",
+            (doc_id for doc_id, row in primary.items() if done(row, "extract") and doc_id not in pages_docs),
+        ),
+        _check(
+            "recognized_have_search_row",
+            "every document recognized (ok or partial) has exactly one entity_search row",
+            (doc_id for doc_id, row in primary.items() if done(row, "ner") and search.get(doc_id, 0) != 1),
+        ),
+    ]
+
+
+def check_run(
+    run_id: str, primary: Mapping[str, Mapping[str, Any]], runs: Sequence[Mapping[str, Any]]
+) -> list[CheckResult]:
+    """The stages that processed documents in ``run_id`` recorded themselves, with DQ passed."""
+    ran = {
+        stage
+        for row in primary.values()
+        for stage in STATE_STAGES
+        if (row[f"{stage}_state"] or {}).get("run_id") == run_id
+    }
+    recorded = {row["stage"]: row for row in runs if row["run_id"] == run_id}
+    return [
+        _check(
+            "run_recorded",
+            f"every stage that processed documents in run {run_id} has its runs row",
+            (stage for stage in ran if stage not in recorded),
+        ),
+        _check(
+            "run_quality_passed",
+            f"no stage of run {run_id} recorded failed data-quality checks",
+            (
+                f"{stage}: {', '.join(sorted(dict(row['dq_failed'] or [])))}"
+                for stage, row in recorded.items()
+                if row["dq_success"] is False
+            ),
+        ),
+    ]
+
+
+def validate_lake(lake: str | Path, run_id: str | None = None, input_location: str | None = None) -> LakeValidation:
+    documents = read_arrow(lake, DOCUMENTS.name).to_pylist()
+    primary = _live_primary(documents)
+    listed = [f.path for f in list_pdfs(input_location)] if input_location else None
+    pages = read_arrow(lake, PAGES.name, ["doc_id", "page_no", "run_id"]).to_pylist()
+    cells = read_arrow(lake, TABLE_CELLS.name, ["doc_id", "page_no", "table_no", "row", "col", "run_id"]).to_pylist()
+    entities = read_arrow(lake, ENTITIES.name, ["doc_id", "entity_id", "run_id"]).to_pylist()
+    search = read_arrow(lake, ENTITY_SEARCH.name, ["doc_id", "run_id"]).to_pylist()
+    checks = check_documents(documents, listed)
+    checks += check_rows("pages", pages, ("doc_id", "page_no"), primary, "extract")
+    checks += check_rows("tables", cells, ("doc_id", "page_no", "table_no", "row", "col"), primary, "extract")
+    checks += check_rows("entities", entities, ("doc_id", "entity_id"), primary, "ner")
+    checks += check_rows("entity_search", search, ("doc_id",), primary, "ner")
+    checks += check_coverage(primary, {r["doc_id"] for r in pages}, [r["doc_id"] for r in search])
+    if run_id is not None:
+        runs = read_arrow(lake, RUNS.name, where=pc.field("run_id") == run_id).to_pylist()
+        checks += check_run(run_id, primary, runs)
+    return LakeValidation(run_id, checks)
+
+
+def save_validation(lake: str | Path, result: LakeValidation) -> Path | None:
+    """Keep the result beside the run's stage validation results."""
+    if result.run_id is None:
+        return None
+    directory = results_directory(Path(lake), result.run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "validate.lake.json"
+    body = {"run_id": result.run_id, "success": result.ok, "checks": [asdict(c) for c in result.checks]}
+    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    return path
