@@ -20,11 +20,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 READER_VENV ?= .venv-reader
 READER_STAMP := $(READER_VENV)/.docner-installed
+AIRFLOW_VENV ?= .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.docner-installed
 
-.PHONY: help os-deps venv reader samples run test lint lock clean
+.PHONY: help os-deps venv reader samples run test lint lock clean airflow lock-airflow
 
 help: ## Show the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 os-deps: ## Install Java 17 and Tesseract (English) with apt-get, only if missing
 	@bash scripts/os-deps.sh
@@ -45,6 +47,16 @@ $(READER_STAMP): requirements-reader.lock
 
 reader: $(READER_STAMP) ## A separate venv with DuckDB + its delta extension, the tests' independent reader
 
+# Airflow gets its own venv: its Spark provider installs pyspark files over docner's pyspark.
+# The DAGs run docner's own spark-submit from .venv (see airflow_dags/README.md).
+$(AIRFLOW_STAMP): requirements-airflow.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Airflow venv needs Python 3.11, got " + sys.version'
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements-airflow.lock
+	@touch $@
+
+airflow: $(AIRFLOW_STAMP) ## .venv-airflow: Airflow 3 + its Spark provider (requirements-airflow.lock), for the DAGs
+
 samples: venv ## Generate the sample contract PDFs into build/samples
 	$(BIN)/docner samples --out $(SAMPLES)
 
@@ -52,12 +64,12 @@ run: os-deps venv ## Set up, generate the samples and run the whole pipeline on 
 	$(BIN)/docner samples --out $(SAMPLES)
 	$(BIN)/docner run --input $(SAMPLES) --lake $(LAKE) --env $(ENV)
 
-test: os-deps venv reader lint ## Set up, lint (ruff, mypy), then run the test suite
+test: os-deps venv reader airflow lint ## Set up, lint (ruff, mypy), then run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check jobs udfs tests benchmarks
-	$(BIN)/ruff format --check jobs udfs tests benchmarks
+	$(BIN)/ruff check jobs udfs tests benchmarks airflow_dags tools
+	$(BIN)/ruff format --check jobs udfs tests benchmarks airflow_dags tools
 	$(BIN)/mypy
 
 lock: ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and requirements.in
@@ -67,6 +79,71 @@ lock: ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and r
 	  --no-emit-index-url --no-emit-find-links --extra transformers --extra dev \
 	  -o requirements.lock setup.cfg requirements.in
 
+lock-airflow: ## Re-resolve requirements-airflow.lock (exact pins + hashes) from requirements-airflow.in
+	$(PYTHON) -m venv build/lock-airflow-venv
+	build/lock-airflow-venv/bin/pip install --quiet pip-tools==7.6.2
+	build/lock-airflow-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links -o requirements-airflow.lock requirements-airflow.in
+
+# --- make package: what spark-submit on a cluster needs, in build/dist (README "Running on a cluster") ---
+# The wheel; docner-env.tar.gz, a fresh non-editable venv from requirements.lock packed with venv-pack
+# (for --archives ...#environment); docner_submit.py, the application file; conf/, for --conf-dir.
+# EXTRAS=transformers adds the transformers extra (torch: the lock's CPU build, GBs);
+# PACK_PYSPARK=1 keeps pyspark (left out by default: spark-submit puts the cluster's own on the path);
+# PYTHON_PREFIX=/usr links the archive's python to /usr/bin/python3.11 on the nodes, instead of
+# the interpreter this venv was built with.
+DIST ?= build/dist
+PACKAGE_DIR ?= build/package
+EXTRAS ?=
+PACK_PYSPARK ?= 0
+PYTHON_PREFIX ?=
+COMPRESS_LEVEL ?= 1
+WHEEL := $(DIST)/docner-$(shell sed -n 's/^version = //p' setup.cfg)-py3-none-any.whl
+PACKAGE_SOURCES := $(shell find jobs udfs conf -type f ! -name '*.pyc') setup.cfg pyproject.toml README.md
+PACKAGE_OPTIONS := extras=$(EXTRAS) pyspark=$(PACK_PYSPARK) python_prefix=$(PYTHON_PREFIX)
+
+.PHONY: package package-options
+
+package: $(DIST)/docner-env.tar.gz ## Build the wheel and the venv-pack archive for spark-submit into build/dist
+	cp jobs/spark_entry.py $(DIST)/docner_submit.py
+	rm -rf $(DIST)/conf && cp -r conf $(DIST)/conf
+	@ls -l $(DIST)
+
+# Rewritten only when the options change, so that the environment is rebuilt then and only then.
+$(PACKAGE_DIR)/options: package-options
+	@mkdir -p $(@D)
+	@echo '$(PACKAGE_OPTIONS)' | cmp -s - $@ || echo '$(PACKAGE_OPTIONS)' > $@
+
+# Built from a copy of the sources, so that setuptools' build/ and egg-info stay out of the checkout.
+$(WHEEL): $(STAMP) $(PACKAGE_SOURCES)
+	rm -rf $(PACKAGE_DIR)/src && mkdir -p $(PACKAGE_DIR)/src $(DIST)
+	cp -r jobs udfs conf setup.cfg pyproject.toml README.md $(PACKAGE_DIR)/src/
+	rm -f $(DIST)/docner-*.whl
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(DIST) $(PACKAGE_DIR)/src
+
+# The wheel installs conf/ into share/docner/conf (setup.cfg data_files; tests/test_config.py
+# checks that every conf file is listed). Bytecode is compiled once, on every core
+# (pip compiles on one), and packed: Python workers on the nodes do not compile at start. As with
+# pip, a file this Python cannot compile is left as it is (torch ships Python 3.12-only tests).
+# PYTHON_PREFIX is applied here, not with venv-pack's --python-prefix: venv-pack 0.2.0 turns the
+# link bin/python3.11 -> <prefix>/bin/python3.11 into /usr/bin/python3.113.11.
+$(PACKAGE_DIR)/env.installed: $(WHEEL) requirements.lock tools/pack_requirements.py $(PACKAGE_DIR)/options
+	$(BIN)/python tools/pack_requirements.py $(WHEEL) $(addprefix --extra ,$(EXTRAS)) \
+	  $(if $(filter 1,$(PACK_PYSPARK)),,--without pyspark) > $(PACKAGE_DIR)/requirements.txt
+	rm -rf $(PACKAGE_DIR)/env
+	$(PYTHON) -m venv $(PACKAGE_DIR)/env
+	$(PACKAGE_DIR)/env/bin/pip install --quiet --no-compile --require-hashes -r $(PACKAGE_DIR)/requirements.txt
+	$(PACKAGE_DIR)/env/bin/pip install --quiet --no-compile --no-deps $(WHEEL)
+	$(PACKAGE_DIR)/env/bin/python -m compileall -qq -j 0 $(PACKAGE_DIR)/env/lib || true
+	$(if $(PYTHON_PREFIX),cd $(PACKAGE_DIR)/env/bin && ln -sfn python3.11 python && ln -sfn python3.11 python3 \
+	  && ln -sfn $(PYTHON_PREFIX)/bin/python3.11 python3.11 \
+	  && sed -i 's|^home = .*|home = $(PYTHON_PREFIX)/bin|' ../pyvenv.cfg)
+	@touch $@
+
+$(DIST)/docner-env.tar.gz: $(PACKAGE_DIR)/env.installed
+	@mkdir -p $(DIST)
+	$(BIN)/venv-pack --prefix $(PACKAGE_DIR)/env --output $@ --compress-level $(COMPRESS_LEVEL) --force --quiet
+
 clean: ## Remove the venv, the samples, the lake and caches
-	rm -rf $(VENV) $(READER_VENV) build $(LAKE) .pytest_cache .mypy_cache .ruff_cache .hypothesis spark-warehouse
+	rm -rf $(VENV) $(READER_VENV) $(AIRFLOW_VENV) build $(LAKE) .pytest_cache .mypy_cache .ruff_cache .hypothesis spark-warehouse
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

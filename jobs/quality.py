@@ -324,6 +324,11 @@ def without_quarantined(rows: DataFrame, report: Audit) -> DataFrame:
     return rows
 
 
+# The lake-wide checks of ``docner validate`` (jobs.validate) are kept beside the stages' GX
+# results, but are not GX results themselves.
+LAKE_CHECKS_FILE = "validate.lake.json"
+
+
 def results_directory(lake: Path, run_id: str) -> Path:
     return Path(lake) / RESULTS_DIR / run_id
 
@@ -347,6 +352,8 @@ def build_data_docs(lake: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     pages: list[tuple[str, str, bool, Path]] = []
     for result_file in sorted(root.glob("*/*.json"), reverse=True):
+        if result_file.name == LAKE_CHECKS_FILE:
+            continue
         run_id = result_file.parent.name
         result = expectationSuiteValidationResultSchema.load(json.loads(result_file.read_text()))
         html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))

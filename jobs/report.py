@@ -235,6 +235,28 @@ def parse_quality_result(file_name: str, document: Mapping[str, Any]) -> Quality
     stem = file_name.removesuffix(".json")
     stage, _, rest = stem.partition(".")
     table, _, frame = rest.partition(".")
+    if "checks" in document:  # docner validate's lake checks (jobs.validate), not a GX result
+        checks = document.get("checks") or []
+        return QualityResult(
+            file_name=file_name,
+            stage=stage,
+            table=table,
+            frame=frame or "checks",
+            success=bool(document.get("success")),
+            evaluated=len(checks),
+            failed=tuple(
+                FailedCheck(
+                    check=str(c.get("name")),
+                    expectation="lake check",
+                    unexpected=int(c.get("failures") or 0),
+                    elements=None,
+                    observed=", ".join(str(e) for e in c.get("examples") or [])[:200] or None,
+                    raised=None,
+                )
+                for c in checks
+                if c.get("failures")
+            ),
+        )
     failed = []
     results = document.get("results") or []
     for result in results:

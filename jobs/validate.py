@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from jobs.lake import read_arrow
-from jobs.quality import results_directory
+from jobs.quality import LAKE_CHECKS_FILE, results_directory
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
 from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
 from udfs.errors import STATUS_OK, STATUS_PARTIAL
@@ -224,7 +224,7 @@ def save_validation(lake: str | Path, result: LakeValidation) -> Path | None:
         return None
     directory = results_directory(Path(lake), result.run_id)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "validate.lake.json"
+    path = directory / LAKE_CHECKS_FILE
     body = {"run_id": result.run_id, "success": result.ok, "checks": [asdict(c) for c in result.checks]}
     path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     return path

@@ -378,3 +378,21 @@ def test_validate_reads_a_real_lake(tmp_path: Path):
     result = validate_lake(lake)
     assert not result.ok
     assert "entities_of_live_documents: 1 (ghost)" in result.message()
+
+
+def test_lake_check_results_sit_beside_the_gx_results_without_breaking_data_docs_or_the_report(tmp_path):
+    from jobs.lake import ensure_tables
+    from jobs.quality import build_data_docs
+    from jobs.report import parse_quality_result
+    from jobs.validate import CheckResult, LakeValidation, save_validation
+
+    lake = tmp_path / "lake"
+    ensure_tables(lake)
+    failed = CheckResult("input_recorded", "every PDF has a row", 1, ["/in/x.pdf"])
+    path = save_validation(lake, LakeValidation("manual__2026-11-23T10:00:00+00:00", [failed]))
+    assert path is not None and path.is_file()
+    pages = build_data_docs(lake, tmp_path / "docs")  # no GX results here: only the index
+    assert pages[0].is_file() and len(pages) == 1
+    parsed = parse_quality_result(path.name, json.loads(path.read_text()))
+    assert (parsed.stage, parsed.success, parsed.evaluated) == ("validate", False, 1)
+    assert parsed.failed[0].check == "input_recorded" and parsed.failed[0].unexpected == 1
