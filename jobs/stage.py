@@ -31,11 +31,16 @@ from jobs.quality import (
     suite_path,
     without_quarantined,
 )
-from jobs.schemas import DOCUMENTS, QUARANTINE, TableSpec
+from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
 from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
 from udfs.errors import STATUS_OK, truncate
 
 STAGES = ("ingest", "extract", "ner")
+# The data tables each stage writes (quarantine aside). When a stage processes a document
+# again, the rows of the stages after it are removed with it: they were made from what the
+# stage is replacing (entities pointing into replaced pages), and the later stage's state
+# is cleared so it runs on the document again.
+STAGE_TABLES: dict[str, tuple[TableSpec, ...]] = {"extract": (PAGES, TABLE_CELLS), "ner": (ENTITIES, ENTITY_SEARCH)}
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -284,8 +289,16 @@ def publish_outcomes(
             written = ctx.write(published[name], output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
             result.versions[name] = written.version
             result.rows_written[name] = written.rows
+        later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
+        stale = processed_by(ctx, doc_ids, later)
+        for spec in (spec for name in later for spec in STAGE_TABLES.get(name, ())) if stale else ():
+            ctx.describe(f"remove the {spec.name} rows made from the replaced output")
+            written = ctx.write_rows([], spec, stage=stage, replace_where=in_list("doc_id", stale))
+            if written.version is not None:
+                result.versions[spec.name] = written.version
         quarantine = [row for report in audits for row in report.quarantine]
-        replaced = f"stage = {sql_quote(stage)} AND {in_list('doc_id', doc_ids)}"
+        stages = ", ".join(sql_quote(name) for name in (stage, *later))
+        replaced = f"stage IN ({stages}) AND {in_list('doc_id', doc_ids)}"
         written = ctx.write_rows(quarantine, QUARANTINE, stage=stage, replace_where=replaced)
         if written.version is not None:
             result.versions[QUARANTINE.name] = written.version
@@ -299,6 +312,16 @@ def publish_outcomes(
             cached.unpersist()
     written = record_states(ctx, stage, version, doc_ids, outcomes)
     result.versions[DOCUMENTS.name] = written.version
+
+
+def processed_by(ctx: StageContext, doc_ids: Sequence[str], stages: Sequence[str]) -> list[str]:
+    """Those of ``doc_ids`` that one of ``stages`` has processed (their rows may exist)."""
+    if not stages:
+        return []
+    rows = read_arrow(
+        ctx.lake, DOCUMENTS.name, ["doc_id", *(f"{name}_state" for name in stages)], pc.field("doc_id").isin(doc_ids)
+    ).to_pylist()
+    return sorted({row["doc_id"] for row in rows if any(row[f"{name}_state"] is not None for name in stages)})
 
 
 def _record_audits(result: StageResult, audits: Sequence[Audit]) -> None:

@@ -230,3 +230,19 @@ def test_incremental_runs_process_only_what_changed(spark, tmp_path):
     # --reprocess extract: extraction and (its input changed) NER run again.
     assert run(config, reprocess={"extract"}) == [2, 2, 2]
     assert run(config) == [2, 0, 0]
+
+    # Extraction again without NER: the entities made from the replaced pages go with them,
+    # and the lake stays consistent until NER has run on the documents again.
+    from jobs.validate import validate_lake
+
+    ctx = StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
+    assert [r.documents_in for r in run_pipeline(ctx, str(inputs), {"extract"}, ("extract",))] == [2]
+    assert read_arrow(lake, "entities").num_rows == 0 and read_arrow(lake, "entity_search").num_rows == 0
+    checked = validate_lake(lake, ctx.run_id, str(inputs))
+    assert checked.ok, checked.message()
+    # No scanned page in this batch: the mean OCR confidence has nothing to judge, not a failure.
+    (extract_run,) = [r for r in read_arrow(lake, "runs").to_pylist() if r["run_id"] == ctx.run_id]
+    assert extract_run["dq_success"] is True, extract_run["dq_failed"]
+    assert run(config) == [2, 0, 2]
+    assert set(read_arrow(lake, "entities")["doc_id"].to_pylist()) == live
+    assert validate_lake(lake).ok
