@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_t
 from jobs.config import MetricsSettings
 from jobs.lake import read_arrow
 from jobs.schemas import RUNS
+from jobs.state import STATE_STAGES
 
 log = logging.getLogger(__name__)
 PREFIX = "docner"
@@ -130,8 +131,7 @@ def run_rows(lake: str | Path, run_id: str) -> list[dict[str, Any]]:
     newest: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r["finished_at"]):
         newest[row["stage"]] = row
-    order = {"ingest": 0, "extract": 1, "ner": 2}
-    return sorted(newest.values(), key=lambda r: order.get(r["stage"], 99))
+    return sorted(newest.values(), key=lambda r: STATE_STAGES.index(r["stage"]) if r["stage"] in STATE_STAGES else 99)
 
 
 def export_run_metrics(settings: MetricsSettings, lake: str | Path, run_id: str) -> MetricsOutcome:

@@ -12,24 +12,22 @@ from jobs.ner import run_ner
 from jobs.progress import log_context
 from jobs.sql import format_rows, run_query
 from jobs.stage import StageContext, StageResult
+from jobs.state import STATE_STAGES
 
 STATUS_COLUMNS = ("ok", "partial", "failed", "skipped", "removed")
-
-
-PIPELINE_STAGES = ("ingest", "extract", "ner")
 
 
 def run_pipeline(
     ctx: StageContext,
     input_location: str,
     reprocess: Collection[str] = (),
-    stages: Collection[str] = PIPELINE_STAGES,
+    stages: Collection[str] = STATE_STAGES,
 ) -> list[StageResult]:
     """Ingest, extract and NER (or the ``stages`` named, in pipeline order), each on what it
     has not done yet (``reprocess``: stages to run on every document again)."""
-    unknown = sorted(set(stages) - set(PIPELINE_STAGES))
+    unknown = sorted(set(stages) - set(STATE_STAGES))
     if unknown:
-        raise ValueError(f"unknown stages {unknown} (stages: {', '.join(PIPELINE_STAGES)})")
+        raise ValueError(f"unknown stages {unknown} (stages: {', '.join(STATE_STAGES)})")
     ensure_tables(ctx.lake)
     results = []
     if "ingest" in stages:

@@ -43,13 +43,13 @@ from matplotlib.ticker import MaxNLocator
 
 from jobs.lake import LakeError, read_arrow, table_path, table_versions
 from jobs.quality import RESULTS_DIR
-from jobs.state import code_version
+from jobs.state import STATE_STAGES, code_version
 
 log = logging.getLogger(__name__)
 
 REPORTS_DIR = "_reports"
 LATEST_NAME = "latest.html"
-STAGE_ORDER = ("ingest", "extract", "ner")
+STAGE_ORDER = STATE_STAGES
 SCORE_BINS = 20
 # Chart colours: the latest run's rows, earlier runs' rows, and line series in turn.
 LATEST_COLOUR = "#2563eb"

@@ -32,7 +32,7 @@ from jobs.quality import (
     without_quarantined,
 )
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
-from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
+from jobs.state import STATE_STAGES, is_primary, overall
 from udfs.errors import STATUS_OK, truncate
 
 STAGES = ("ingest", "extract", "ner")
@@ -130,46 +130,38 @@ class StageContext:
         return isinstance(self._spark, SparkSession)
 
     def write(self, df: DataFrame, spec: TableSpec, *, stage: str, replace_where: str | None = None) -> WriteResult:
-        """Write a stage's output in one commit. The application transaction names the run,
-        stage, table and what is replaced, so a retried write of the same thing lands once."""
+        """Write a stage's output in one commit (see :meth:`_commit_options`)."""
         lake_settings = self.config.lake
         return write_table(
             df,
             self.lake,
             spec,
             mode="replace" if replace_where else "append",
-            replace_where=replace_where,
-            txn=self._txn(stage, spec, replace_where),
-            user_metadata=f"docner run {self.run_id} stage {stage}",
-            compression=lake_settings.compression,
-            max_rows_per_file=lake_settings.max_rows_per_file,
-            commit_retries=lake_settings.commit_retries,
             batch_rows=lake_settings.write_batch_rows,
             batch_bytes=lake_settings.write_batch_bytes,
-            stage=stage,
+            **self._commit_options(stage, spec, replace_where),
         )
 
     def write_rows(
         self, rows: list[dict[str, Any]], spec: TableSpec, *, stage: str, replace_where: str | None = None
     ) -> WriteResult:
         """:meth:`write` for rows on the driver (bookkeeping), without a Spark job."""
-        lake_settings = self.config.lake
-        return write_arrow(
-            arrow_rows(spec, rows),
-            self.lake,
-            spec,
-            replace_where=replace_where,
-            txn=self._txn(stage, spec, replace_where),
-            user_metadata=f"docner run {self.run_id} stage {stage}",
-            compression=lake_settings.compression,
-            max_rows_per_file=lake_settings.max_rows_per_file,
-            commit_retries=lake_settings.commit_retries,
-            stage=stage,
-        )
+        return write_arrow(arrow_rows(spec, rows), self.lake, spec, **self._commit_options(stage, spec, replace_where))
 
-    def _txn(self, stage: str, spec: TableSpec, replace_where: str | None) -> tuple[str, int]:
+    def _commit_options(self, stage: str, spec: TableSpec, replace_where: str | None) -> dict[str, Any]:
+        """What every write of a stage commits with. The application transaction names the
+        run, stage, table and what is replaced, so a retried write of the same thing lands once."""
+        lake_settings = self.config.lake
         scope = hashlib.sha256((replace_where or "").encode()).hexdigest()[:16]
-        return f"docner/{self.run_id}/{stage}/{spec.name}/{scope}", 1
+        return {
+            "replace_where": replace_where,
+            "txn": (f"docner/{self.run_id}/{stage}/{spec.name}/{scope}", 1),
+            "user_metadata": f"docner run {self.run_id} stage {stage}",
+            "compression": lake_settings.compression,
+            "max_rows_per_file": lake_settings.max_rows_per_file,
+            "commit_retries": lake_settings.commit_retries,
+            "stage": stage,
+        }
 
 
 def partitions_for(count: int, per_task: int, minimum: int = 1) -> int:
@@ -201,7 +193,7 @@ def documents_to_process(
     rows = read_arrow(ctx.lake, DOCUMENTS.name).to_pylist()
     todo = []
     for row in rows:
-        if row["status"] == STATUS_REMOVED or row["ingest_state"]["status"] != STATUS_OK or not ready(row):
+        if not is_primary(row) or not ready(row):
             continue
         state = row[f"{stage}_state"]
         if reprocess or state is None or state["version"] != version:
@@ -289,8 +281,10 @@ def publish_outcomes(
             written = ctx.write(published[name], output.spec, stage=stage, replace_where=in_list("doc_id", doc_ids))
             result.versions[name] = written.version
             result.rows_written[name] = written.rows
+        # The documents rows are read once: nothing else writes them during the stage.
+        documents = read_arrow(ctx.lake, DOCUMENTS.name, where=pc.field("doc_id").isin(doc_ids)).to_pylist()
         later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
-        stale = processed_by(ctx, doc_ids, later)
+        stale = processed_by(documents, later)
         for spec in (spec for name in later for spec in STAGE_TABLES.get(name, ())) if stale else ():
             ctx.describe(f"remove the {spec.name} rows made from the replaced output")
             written = ctx.write_rows([], spec, stage=stage, replace_where=in_list("doc_id", stale))
@@ -310,18 +304,13 @@ def publish_outcomes(
             frame.unpersist()
         if cache:
             cached.unpersist()
-    written = record_states(ctx, stage, version, doc_ids, outcomes)
+    written = record_states(ctx, stage, version, doc_ids, outcomes, documents)
     result.versions[DOCUMENTS.name] = written.version
 
 
-def processed_by(ctx: StageContext, doc_ids: Sequence[str], stages: Sequence[str]) -> list[str]:
-    """Those of ``doc_ids`` that one of ``stages`` has processed (their rows may exist)."""
-    if not stages:
-        return []
-    rows = read_arrow(
-        ctx.lake, DOCUMENTS.name, ["doc_id", *(f"{name}_state" for name in stages)], pc.field("doc_id").isin(doc_ids)
-    ).to_pylist()
-    return sorted({row["doc_id"] for row in rows if any(row[f"{name}_state"] is not None for name in stages)})
+def processed_by(documents: Sequence[Mapping[str, Any]], stages: Sequence[str]) -> list[str]:
+    """The documents (rows) that one of ``stages`` has processed: their rows may exist."""
+    return sorted({row["doc_id"] for row in documents if any(row[f"{name}_state"] is not None for name in stages)})
 
 
 def _record_audits(result: StageResult, audits: Sequence[Audit]) -> None:
@@ -341,18 +330,23 @@ def _record_audits(result: StageResult, audits: Sequence[Audit]) -> None:
 
 
 def record_states(
-    ctx: StageContext, stage: str, version: str, doc_ids: Sequence[str], outcomes: Sequence[Mapping[str, Any]]
+    ctx: StageContext,
+    stage: str,
+    version: str,
+    doc_ids: Sequence[str],
+    outcomes: Sequence[Mapping[str, Any]],
+    rows: list[dict[str, Any]],
 ) -> WriteResult:
-    """Set ``<stage>_state`` of the primary rows of ``doc_ids`` from ``outcomes`` (doc_id,
-    status, error_class, error_message; a document without one: ok), clear the states of
-    the stages after it (their input changed), and derive the overall status again. All rows
-    of those documents are rewritten in one replace-where commit."""
+    """Set ``<stage>_state`` of the primary rows of ``doc_ids`` (``rows``: every documents row
+    of them, changed in place) from ``outcomes`` (doc_id, status, error_class, error_message;
+    a document without one: ok), clear the states of the stages after it (their input
+    changed), and derive the overall status again. All rows of those documents are rewritten
+    in one replace-where commit."""
     by_doc = {str(r["doc_id"]): r for r in outcomes}
     now = dt.datetime.now(dt.UTC)
     later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
-    rows = read_arrow(ctx.lake, DOCUMENTS.name, where=pc.field("doc_id").isin(list(doc_ids))).to_pylist()
     for row in rows:
-        if row["status"] == STATUS_REMOVED or row["ingest_state"]["status"] != STATUS_OK:
+        if not is_primary(row):
             continue
         outcome = by_doc.get(row["doc_id"])
         message = outcome["error_message"] if outcome else None

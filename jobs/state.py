@@ -28,6 +28,14 @@ STATUS_REMOVED = "removed"  # the source file is gone; the document's rows left 
 STATE_STAGES = ("ingest", "extract", "ner")
 FINAL_STATUSES = (STATUS_FAILED, STATUS_SKIPPED, STATUS_REMOVED)
 
+
+def is_primary(row: Mapping[str, Any]) -> bool:
+    """A documents row whose stage states count: its file is still there and was read (a
+    duplicate's or a removed file's row is kept for the record only)."""
+    state = row["ingest_state"]
+    return row["status"] != STATUS_REMOVED and state is not None and state["status"] == STATUS_OK
+
+
 # Settings that change how fast a stage runs, never what it produces: changing them does
 # not make a new stage version (so it does not reprocess anything).
 PERFORMANCE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from jobs.lake import read_arrow
 from jobs.quality import LAKE_CHECKS_FILE, results_directory
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
-from jobs.state import STATE_STAGES, STATUS_REMOVED, overall
+from jobs.state import STATE_STAGES, STATUS_REMOVED, is_primary, overall
 from udfs.errors import STATUS_OK, STATUS_PARTIAL
 from udfs.files import list_pdfs
 
@@ -74,13 +74,8 @@ def duplicate_keys(rows: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def _live_primary(documents: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """doc_id → its primary row (ingest ok, not removed): the row whose states count."""
-    primary: dict[str, Mapping[str, Any]] = {}
-    for row in documents:
-        state = row["ingest_state"]
-        if row["status"] != STATUS_REMOVED and state is not None and state["status"] == STATUS_OK:
-            primary[row["doc_id"]] = row
-    return primary
+    """doc_id → its primary row: the row whose states count."""
+    return {row["doc_id"]: row for row in documents if is_primary(row)}
 
 
 def check_documents(documents: Sequence[Mapping[str, Any]], listed: Sequence[str] | None) -> list[CheckResult]:
