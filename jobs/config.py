@@ -87,7 +87,10 @@ class RoutingSettings(_Section):
 
 class ExtractSettings(_Section):
     max_pages: int = Field(5000, ge=1)
+    # A scan range covers at least pages_per_range pages of a document and at most
+    # max_pages_per_range; in between, as many as keep every task slot busy (jobs.extract).
     pages_per_range: int = Field(32, ge=1)
+    max_pages_per_range: int = Field(512, ge=1)
     # pages that need OCR are spread over all tasks, this many per task
     ocr_pages_per_task: int = Field(1, ge=1)
     layout: bool = True
@@ -95,6 +98,15 @@ class ExtractSettings(_Section):
     remove_headers_footers: bool = True
     routing: RoutingSettings = RoutingSettings()
     ocr: OcrSettings = OcrSettings()
+
+    @model_validator(mode="after")
+    def _range_bounds(self) -> ExtractSettings:
+        if self.max_pages_per_range < self.pages_per_range:
+            raise ValueError(
+                f"max_pages_per_range ({self.max_pages_per_range}) must be at least pages_per_range "
+                f"({self.pages_per_range})"
+            )
+        return self
 
 
 class SpacySettings(_Section):

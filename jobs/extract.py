@@ -10,20 +10,23 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig
 from jobs.progress import ProgressCounters, finished_pages, listed_items, struct_child
-from jobs.runs import record_run
+from jobs.runs import page_figures, record_run
 from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, SCAN_RESULT, TABLE_CELLS
 from jobs.stage import (
     Output,
     StageContext,
     StageResult,
+    balanced_bins,
     documents_to_process,
+    partition_keys,
     partitions_for,
     publish_outcomes,
     status_counts,
@@ -74,23 +77,46 @@ def extract_options(config: DocnerConfig) -> ExtractOptions:
     )
 
 
-def explode_page_ranges(documents_df: DataFrame, pages_per_range: int, max_pages: int) -> DataFrame:
-    """(doc_id, source_path, page_count) → one row per range of at most ``pages_per_range``
-    pages, up to the page cap; a document with no pages still gets one (empty) range."""
-    last_page = F.least(F.coalesce(F.col("page_count"), F.lit(0)), F.lit(max_pages))
-    starts = F.sequence(F.lit(1), F.greatest(last_page, F.lit(1)), F.lit(pages_per_range))
-    return documents_df.select(
-        "doc_id",
-        "source_path",
-        F.col("page_count").cast("int").alias("page_count"),
-        F.explode(starts).alias("first_page"),
-    ).select(
-        "doc_id",
-        "source_path",
-        "page_count",
-        "first_page",
-        F.least(F.col("first_page") + pages_per_range - 1, F.greatest(last_page, F.lit(1))).alias("last_page"),
-    )
+# Scan units per task slot that a batch's pages are cut into at least (while ranges stay
+# within extract.pages_per_range … max_pages_per_range), and tasks per slot they are placed
+# in: enough for Spark's dynamic scheduling to even out pages of unequal cost (layout, OCR).
+RANGES_PER_SLOT = 4
+SCAN_TASKS_PER_SLOT = 8
+ASSEMBLE_TASKS_PER_SLOT = 4
+
+
+def range_size(pages_total: int, slots: int, min_pages: int, max_pages: int) -> int:
+    """Pages per scan range for a batch of ``pages_total`` pages on ``slots`` task slots.
+
+    As long as the batch still makes ``RANGES_PER_SLOT`` units per slot, and within
+    [``min_pages``, ``max_pages``]: a batch of many documents keeps them whole (each is then
+    assembled in its own scan task, without a shuffle), while one long document alone is
+    cut small enough to spread over every slot."""
+    wanted = math.ceil(max(pages_total, 1) / (max(slots, 1) * RANGES_PER_SLOT))
+    return max(min_pages, min(max_pages, wanted))
+
+
+def page_ranges(
+    documents: Sequence[tuple[str, str, int | None]], size: int, max_pages: int
+) -> list[tuple[str, str, int | None, int, int]]:
+    """(doc_id, source_path, page_count) → (…, first_page, last_page) ranges of at most
+    ``size`` pages up to the page cap; a document with no pages still gets one (empty) range."""
+    ranges = []
+    for doc_id, source_path, page_count in documents:
+        last = max(min(page_count or 0, max_pages), 1)
+        for first in range(1, last + 1, size):
+            ranges.append((doc_id, source_path, page_count, first, min(first + size - 1, last)))
+    return ranges
+
+
+def ranges_frame(spark: SparkSession, ranges: Sequence[tuple[str, str, int | None, int, int]], tasks: int) -> DataFrame:
+    """The scan units as a DataFrame in ``tasks`` partitions of about equal page counts
+    (largest first onto the least loaded task)."""
+    bins = balanced_bins({index: last - first + 1 for index, (*_, first, last) in enumerate(ranges)}, tasks)
+    keys = partition_keys(spark, tasks)
+    rows = [(*unit, keys[bins[index]]) for index, unit in enumerate(ranges)]
+    schema = "doc_id string, source_path string, page_count int, first_page int, last_page int, task_key bigint"
+    return spark.createDataFrame(rows, schema).repartition(tasks, "task_key").drop("task_key")
 
 
 def transform_scan(
@@ -186,6 +212,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     if doc_ids:
         pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
         with ctx.tracking(STAGE, len(doc_ids), pages_total) as progress:
+            ctx.prepare_checks(PAGES, TABLE_CELLS)
             _extract_documents(ctx, result, options, version, documents, progress.counters)
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
@@ -204,31 +231,36 @@ def _extract_documents(
     settings = ctx.config.extract
     doc_ids = [doc_id for doc_id, _, _ in documents]
     slots = ctx.spark.sparkContext.defaultParallelism
-    documents_df = ctx.spark.createDataFrame(documents, "doc_id string, source_path string, page_count int")
-    ranges = sum(
-        max(1, math.ceil(min(page_count or 0, settings.max_pages) / settings.pages_per_range))
-        for _, _, page_count in documents
-    )
-    ranges_df = explode_page_ranges(documents_df, settings.pages_per_range, settings.max_pages)
-    scanned_df = transform_scan(ranges_df.repartition(min(ranges, slots * 8)), options, counters).persist()
+    pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
+    size = range_size(pages_total, slots, settings.pages_per_range, settings.max_pages_per_range)
+    units = page_ranges(documents, size, settings.max_pages)
+    ranges = len(units)
+    ranges_df = ranges_frame(ctx.spark, units, min(ranges, slots * SCAN_TASKS_PER_SLOT))
+    scanned_df = transform_scan(ranges_df, options, counters).persist()
     assembled_df = None
     try:
         ctx.describe(f"scan {ranges} page range(s) of {len(doc_ids)} document(s)")
         raw_df = scanned_df.where(F.col("raw").isNotNull()).select("raw.*")
-        pending = raw_df.where(F.col("status") == PENDING)
-        pending_by_doc = {r["doc_id"]: r["count"] for r in pending.groupBy("doc_id").count().collect()}
-        pending_pages = sum(pending_by_doc.values())
-        finished_df = transform_finish(
-            pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options, counters
-        )
+        raw_counts = {
+            bool(r["pending"]): int(r["count"])
+            for r in raw_df.groupBy((F.col("status") == PENDING).alias("pending")).count().collect()
+        }
+        pending_pages = raw_counts.get(True, 0)
         # Documents the scan assembled whole come straight from it; the others (split into
-        # ranges, or with pages to OCR) are grouped by a shuffle and assembled.
-        grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
-        assembled_df = transform_assemble(grouped_df, options, min(len(doc_ids), slots * 4), counters).persist()
+        # ranges, or with pages to OCR) are grouped by a shuffle and assembled. Both parts
+        # are cached, so the outcomes are not cached again: each table is written from them.
+        outcomes_df = scanned_df.where(F.col("outcome").isNotNull()).select("outcome.*")
+        if raw_counts:
+            pending = raw_df.where(F.col("status") == PENDING)
+            finished_df = transform_finish(
+                pending.repartition(partitions_for(pending_pages, settings.ocr_pages_per_task)), options, counters
+            )
+            grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
+            assembled_df = transform_assemble(
+                grouped_df, options, min(len(doc_ids), slots * ASSEMBLE_TASKS_PER_SLOT), counters
+            ).persist()
+            outcomes_df = outcomes_df.unionByName(assembled_df)
         ctx.describe(f"OCR {pending_pages} page(s), assemble documents, check and write pages and tables")
-        # Both parts are cached (the scan's and the assembled ones), so the outcomes are not
-        # cached again: each table is written straight from them.
-        outcomes_df = scanned_df.where(F.col("outcome").isNotNull()).select("outcome.*").unionByName(assembled_df)
         publish_outcomes(
             ctx,
             result,
@@ -237,7 +269,7 @@ def _extract_documents(
             doc_ids=doc_ids,
             outcomes_df=outcomes_df,
             outputs=[
-                Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames),
+                Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames, page_figures),
                 Output(TABLE_CELLS, lambda df, _: explode_tables(df, ctx.run_id)),
             ],
             statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),

@@ -22,13 +22,14 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake import read_table
 from jobs.progress import ProgressCounters, counted_input
-from jobs.runs import record_run
+from jobs.runs import entity_figures, record_run
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, NER_RESULT, PAGES
 from jobs.search import transform_entity_search
 from jobs.stage import (
     Output,
     StageContext,
     StageResult,
+    balanced_bins,
     documents_to_process,
     partition_keys,
     publish_outcomes,
@@ -144,19 +145,6 @@ def resource_profile(settings: ResourceSettings) -> ResourceProfile | None:
     return ResourceProfileBuilder().require(executor).require(task).build
 
 
-def balanced_bins(sizes: dict[str, int], bins: int) -> dict[str, int]:
-    """Documents to ``bins`` tasks, largest first onto the least loaded task (LPT)."""
-    import heapq
-
-    heap = [(0, index) for index in range(bins)]
-    assignment = {}
-    for doc_id, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
-        load, index = heapq.heappop(heap)
-        assignment[doc_id] = index
-        heapq.heappush(heap, (load + size, index))
-    return assignment
-
-
 def transform_spread(documents_df: DataFrame, bins: dict[str, int], keys: list[int]) -> DataFrame:
     """Each document into the task its bin names (``keys``: from ``partition_keys``)."""
     spark = documents_df.sparkSession
@@ -222,6 +210,7 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     result.documents_in = len(doc_ids)
     if doc_ids:
         with ctx.tracking(STAGE, len(doc_ids)) as progress:
+            ctx.prepare_checks(ENTITIES, ENTITY_SEARCH)
             pages_df = read_table(ctx.spark, ctx.lake, PAGES.name).where(
                 F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK)
             )
@@ -262,6 +251,7 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
                         ENTITIES,
                         lambda df, _: with_entity_boxes(explode_entities(df, ctx.run_id), pages_df),
                         lambda rows: entity_frames(rows, documents_df),
+                        entity_figures,
                     ),
                     Output(
                         ENTITY_SEARCH,

@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ from jobs.config import DocnerConfig, resolve_conf_path
 log = logging.getLogger(__name__)
 RESULTS_DIR = "_quality"
 ROWS_FRAME = "rows"
-_lock = threading.Lock()
+_lock = threading.Lock()  # validations: the GX context is not thread-safe
+_context_lock = threading.Lock()
+_contexts: list[Any] = []  # the process's GX context, once built
 
 
 class QualityError(RuntimeError):
@@ -137,26 +138,48 @@ def parameters(config: DocnerConfig) -> dict[str, Any]:
 # --- validating -----------------------------------------------------------------------------
 
 
-@cache
 def _context() -> Any:
     """One in-memory GX context per process: no files, no progress bars, no analytics."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
+    with _context_lock:
+        if _contexts:
+            return _contexts[0]
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
 
-    context = gx.get_context(
-        mode="ephemeral",
-        project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        ),
-    )
-    context.data_sources.add_spark(name="docner", persist=False)
-    return context
+        context = gx.get_context(
+            mode="ephemeral",
+            project_config=DataContextConfig(
+                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            ),
+        )
+        context.data_sources.add_spark(name="docner", persist=False)
+        _contexts.append(context)
+        return context
+
+
+def warm_up(suite_files: Sequence[Path]) -> threading.Thread:
+    """Import GX, build its context and load ``suite_files`` in a background thread, so
+    that the ~2 s this takes in a new process overlaps the stage's Spark work instead of
+    delaying its audit. Problems are left for the stage itself to find and report."""
+
+    def prepare() -> None:
+        try:
+            _context()
+            for path in suite_files:
+                if path.is_file():
+                    load_suite(path)
+        except Exception:  # the audit loads the suites again and raises there
+            log.debug("warming up Great Expectations failed", exc_info=True)
+
+    thread = threading.Thread(target=prepare, name="docner-gx-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _batch(frame_name: str, df: DataFrame) -> Any:
@@ -172,11 +195,9 @@ def _batch(frame_name: str, df: DataFrame) -> Any:
     return definition.get_batch(batch_parameters={"dataframe": df})
 
 
-def _validate(suite: Suite, frame: str, df: DataFrame, params: Mapping[str, Any]) -> Any:
-    import great_expectations as gx
+def _expectations(checks: Sequence[Check]) -> list[Any]:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    checks = [c for c in suite.checks if c.frame == frame]
     expectations = []
     for check in checks:
         entry = check.config
@@ -187,16 +208,53 @@ def _validate(suite: Suite, frame: str, df: DataFrame, params: Mapping[str, Any]
             severity=entry.get("severity", "critical"),
         )
         expectations.append(configuration.to_domain_obj())
+    return expectations
+
+
+def _run_checks(
+    suite: Suite, frame: str, df: DataFrame, checks: Sequence[Check], params: Mapping[str, Any], result_format: Any
+) -> Any:
+    import great_expectations as gx
+
     gx_suite = gx.ExpectationSuite(
-        name=f"{suite.name}.{frame}", expectations=expectations, meta={"version": suite.version}
+        name=f"{suite.name}.{frame}", expectations=_expectations(checks), meta={"version": suite.version}
     )
-    keys = sorted({column for check in checks for column in check.key})
     with _lock:  # the GX context is not thread-safe
         return _batch(f"{suite.table}.{frame}", df).validate(
-            gx_suite,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
-            expectation_parameters=dict(params),
+            gx_suite, result_format=result_format, expectation_parameters=dict(params)
         )
+
+
+def _validate(suite: Suite, frame: str, df: DataFrame, params: Mapping[str, Any]) -> Any:
+    """Validate ``frame`` against the suite's checks on it, in two passes.
+
+    Every check first runs for its verdict alone (GX's ``BOOLEAN_ONLY`` result): the counts
+    a check needs are aggregated in a query or two. Only the checks that failed run again
+    with ``COMPLETE`` results: the observed value of a table-level check, and the element
+    and unexpected counts and ``unexpected_index_list`` (the keys of every failing row) of a
+    row-level one, which cost a query per metric; a passing suite never pays for them. The
+    second pass's results replace the first's, so the stored result is one GX suite result."""
+    checks = [c for c in suite.checks if c.frame == frame]
+    outcome = _run_checks(suite, frame, df, checks, params, {"result_format": "BOOLEAN_ONLY"})
+    by_id = {c.id: c for c in checks}
+    again = [index for index, result in enumerate(outcome.results) if not result.success and _exception(result) is None]
+    if again:
+        retry = [by_id[outcome.results[index].expectation_config.meta["id"]] for index in again]
+        keys = sorted({column for check in retry for column in check.key})
+        complete = _run_checks(
+            suite,
+            frame,
+            df,
+            retry,
+            params,
+            {"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+        )
+        detailed = {result.expectation_config.meta["id"]: result for result in complete.results}
+        for index in again:
+            check_id = outcome.results[index].expectation_config.meta["id"]
+            if check_id in detailed:
+                outcome.results[index] = detailed[check_id]
+    return outcome
 
 
 def _exception(result: Any) -> str | None:

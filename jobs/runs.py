@@ -6,11 +6,11 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
-from jobs.lake import read_table
-from jobs.schemas import ENTITIES, PAGES, RUNS
+from jobs.schemas import RUNS
 from jobs.stage import StageContext, StageResult
 from jobs.state import code_version
 
@@ -20,40 +20,53 @@ def config_hash(config: DocnerConfig) -> str:
     return hashlib.sha256(config.model_dump_json(exclude={"conf_dir"}).encode()).hexdigest()
 
 
-def _extract_figures(ctx: StageContext, result: StageResult) -> dict[str, Any]:
-    row = (
-        read_table(ctx.spark, ctx.lake, PAGES.name)
-        .where(F.col("run_id") == ctx.run_id)
-        .agg(
-            F.count("*").alias("pages"),
-            F.sum((F.col("status") == "ok").cast("int")).alias("ok"),
-            F.sum(((F.col("status") == "ok") & (F.col("method") == "ocr")).cast("int")).alias("ocr"),
-        )
-        .first()
+def page_figures(rows: DataFrame) -> dict[str, Any]:
+    """What ``runs`` reports of the ``pages`` rows a stage publishes (one Spark job)."""
+    row = rows.agg(
+        F.count("*").alias("pages"),
+        F.sum((F.col("status") == "ok").cast("int")).alias("ok"),
+        F.sum(((F.col("status") == "ok") & (F.col("method") == "ocr")).cast("int")).alias("ocr"),
+    ).first()
+    if row is None:  # an aggregate without grouping always has its row
+        return {"pages": 0, "ok_pages": 0, "ocr_pages": 0}
+    return {"pages": int(row["pages"]), "ok_pages": int(row["ok"] or 0), "ocr_pages": int(row["ocr"] or 0)}
+
+
+def entity_figures(rows: DataFrame) -> dict[str, Any]:
+    """What ``runs`` reports of the ``entities`` rows a stage publishes (one Spark job)."""
+    by_label = (
+        rows.groupBy("label")
+        .agg(F.count("*").alias("n"), F.count("score").alias("scored"), F.sum("score").alias("score_sum"))
+        .collect()
     )
-    pages = int(row["pages"]) if row else 0
-    ok = int(row["ok"] or 0) if row else 0
     return {
-        "pages": pages,
-        "pages_per_s": pages / result.seconds if result.seconds > 0 else None,
-        "ocr_page_share": (int(row["ocr"] or 0) / ok) if row and ok else None,
+        "label_counts": {r["label"]: int(r["n"]) for r in by_label},
+        "scored": sum(int(r["scored"]) for r in by_label),  # entities with a score (spaCy gives none)
+        "score_sum": sum(float(r["score_sum"] or 0.0) for r in by_label),
     }
 
 
-def _ner_figures(ctx: StageContext, result: StageResult) -> dict[str, Any]:
-    entities = read_table(ctx.spark, ctx.lake, ENTITIES.name).where(F.col("run_id") == ctx.run_id)
-    labels = {r["label"]: int(r["count"]) for r in entities.groupBy("label").count().collect()}
-    row = entities.agg(F.avg("score").alias("mean_score")).first()
-    count = sum(labels.values())
-    return {
-        "entities": count,
-        "entities_per_document": count / result.documents_in if result.documents_in else None,
-        "mean_score": float(row["mean_score"]) if row and row["mean_score"] is not None else None,
-        "label_mix": labels,
-    }
-
-
-FIGURES = {"extract": _extract_figures, "ner": _ner_figures}
+def _derived(result: StageResult) -> dict[str, Any]:
+    """The ``runs`` figures from what the stage's outputs measured (``Output.figures``)."""
+    figures = result.figures
+    derived: dict[str, Any] = {}
+    if "pages" in figures:
+        pages, ok = figures["pages"], figures["ok_pages"]
+        derived.update(
+            pages=pages,
+            pages_per_s=pages / result.seconds if result.seconds > 0 else None,
+            ocr_page_share=figures["ocr_pages"] / ok if ok else None,
+        )
+    if "label_counts" in figures:
+        labels = dict(sorted(figures["label_counts"].items()))
+        count = sum(labels.values())
+        derived.update(
+            entities=count,
+            entities_per_document=count / result.documents_in if result.documents_in else None,
+            mean_score=figures["score_sum"] / figures["scored"] if figures["scored"] else None,
+            label_mix=labels,
+        )
+    return derived
 
 
 def run_row(ctx: StageContext, result: StageResult, finished_at: dt.datetime) -> dict[str, Any]:
@@ -85,8 +98,8 @@ def run_row(ctx: StageContext, result: StageResult, finished_at: dt.datetime) ->
         "config_hash": config_hash(ctx.config),
         "notes": list(result.notes),
     }
-    if result.stage in FIGURES and result.documents_in:
-        row.update(FIGURES[result.stage](ctx, result))
+    if result.documents_in:
+        row.update(_derived(result))
     return row
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import heapq
 import math
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
@@ -29,12 +30,14 @@ from jobs.quality import (
     parameters,
     results_directory,
     suite_path,
+    warm_up,
     without_quarantined,
 )
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
 from jobs.state import STATE_STAGES, is_primary, overall
 from udfs.errors import STATUS_OK, truncate
 
+K = TypeVar("K")
 STAGES = ("ingest", "extract", "ner")
 # The data tables each stage writes (quarantine aside). When a stage processes a document
 # again, the rows of the stages after it are removed with it: they were made from what the
@@ -65,6 +68,7 @@ class StageResult:
     dq_success: bool | None = None  # None: nothing was checked
     dq_seconds: float = 0.0
     stage_version: str | None = None  # jobs.state: what the stage processed documents with
+    figures: dict[str, Any] = field(default_factory=dict)  # measured on the published rows (Output.figures)
 
 
 class StageContext:
@@ -113,6 +117,12 @@ class StageContext:
         finally:
             jobs.clear()
             self._jobs = None
+
+    def prepare_checks(self, *specs: TableSpec) -> None:
+        """Get the quality suites of ``specs`` ready in the background (see
+        :func:`jobs.quality.warm_up`) while the stage does its Spark work."""
+        if self.config.quality.enabled:
+            warm_up([suite_path(self.config, spec.name) for spec in specs])
 
     def describe(self, step: str) -> None:
         """Describe the Spark jobs started from now on (no-op outside :meth:`tracking`)."""
@@ -168,6 +178,18 @@ def partitions_for(count: int, per_task: int, minimum: int = 1) -> int:
     return max(minimum, math.ceil(count / per_task))
 
 
+def balanced_bins(sizes: Mapping[K, int], bins: int) -> dict[K, int]:
+    """Units of work to ``bins`` tasks, largest first onto the least loaded task (LPT: the
+    most loaded task gets at most 4/3 of the optimum)."""
+    heap = [(0, index) for index in range(bins)]
+    assignment: dict[K, int] = {}
+    for key, size in sorted(sizes.items(), key=lambda item: (-item[1], repr(item[0]))):
+        load, index = heapq.heappop(heap)
+        assignment[key] = index
+        heapq.heappush(heap, (load + size, index))
+    return assignment
+
+
 def partition_keys(spark: SparkSession, partitions: int) -> list[int]:
     """One bigint key per partition such that ``repartition(partitions, key)`` sends the key
     of index i to partition i: hash partitioning uses the same Murmur3 hash as ``F.hash``.
@@ -210,12 +232,14 @@ def status_counts(ctx: StageContext) -> dict[str, int]:
 @dataclass(frozen=True)
 class Output:
     """One table a stage writes from its UDF outcomes: how to get its rows from them (and from
-    the tables published before it in the same stage), and the frames its quality suite checks
-    (default: the rows alone)."""
+    the tables published before it in the same stage), the frames its quality suite checks
+    (default: the rows alone), and the figures the ``runs`` row reports of the rows that are
+    published (measured while they are cached, instead of read back from the table)."""
 
     spec: TableSpec
     rows: Callable[[DataFrame, Mapping[str, DataFrame]], DataFrame]
     frames: Callable[[DataFrame], dict[str, DataFrame]] | None = None
+    figures: Callable[[DataFrame], dict[str, Any]] | None = None
 
 
 def publish_outcomes(
@@ -275,6 +299,10 @@ def publish_outcomes(
         _record_audits(result, audits)
         if any(report.blocking for report in audits):
             raise QualityError(blocking_message(audits))
+        for output in outputs:
+            if output.figures is not None:
+                ctx.describe(f"measure {output.spec.name} rows")
+                result.figures.update(output.figures(published[output.spec.name]))
         for output in outputs:
             name = output.spec.name
             ctx.describe(f"write {name}")

@@ -39,7 +39,7 @@ def is_primary(row: Mapping[str, Any]) -> bool:
 # Settings that change how fast a stage runs, never what it produces: changing them does
 # not make a new stage version (so it does not reprocess anything).
 PERFORMANCE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
-    "extract": (("pages_per_range",), ("ocr_pages_per_task",)),
+    "extract": (("pages_per_range",), ("max_pages_per_range",), ("ocr_pages_per_task",)),
     "ner": (
         ("chars_per_task",),
         ("spacy", "batch_size"),

@@ -92,7 +92,37 @@ def test_failing_rows_are_quarantined_by_key_and_left_out(spark, tmp_path):
     assert kept == {"e1", "e2"}
     stored = {p.name for p in tmp_path.iterdir()}
     assert stored == {"ner.entities.rows.json", "ner.entities._per_document.json"}
-    assert json.loads((tmp_path / "ner.entities.rows.json").read_text())["success"] is False
+    stored_rows = json.loads((tmp_path / "ner.entities.rows.json").read_text())
+    assert stored_rows["success"] is False
+    # The failed checks ran again for their details (counts and failing keys); the passing
+    # ones kept their first-pass verdict only.
+    by_id = {r["expectation_config"]["meta"]["id"]: r for r in stored_rows["results"]}
+    failed = by_id["text_equals_slice"]["result"]
+    assert (failed["element_count"], failed["unexpected_count"]) == (4, 1)
+    assert [(e["doc_id"], e["entity_id"]) for e in failed["unexpected_index_list"]] == [("d2", "e3")]
+    assert by_id["score_in_unit_interval"]["success"] is True and not by_id["score_in_unit_interval"]["result"]
+
+
+def test_a_passing_suite_runs_each_check_once_for_its_verdict(spark, tmp_path, monkeypatch):
+    import jobs.quality as quality
+
+    formats = []
+    run_checks = quality._run_checks
+
+    def recording(suite, frame, df, checks, params, result_format):
+        formats.append((frame, result_format["result_format"], len(checks)))
+        return run_checks(suite, frame, df, checks, params, result_format)
+
+    monkeypatch.setattr(quality, "_run_checks", recording)
+    _, frames = _frames(spark, [_entity("d1", "e1", 0, 9, "Acme Inc.", "ORG", TEXT)])
+    suite = load_suite(CONF / "entities.json")
+    report = audit(
+        suite=suite, frames=frames, params=PARAMS, max_failed_share=0.0, stage="ner", run_id="r1", results_dir=tmp_path
+    )
+    assert report.failed == {} and report.blocking == [] and report.quarantine == []
+    assert sorted(formats) == sorted(
+        (frame, "BOOLEAN_ONLY", sum(c.frame == frame for c in suite.checks)) for frame in suite.frames()
+    )
 
 
 def test_above_the_threshold_the_stage_is_blocked_with_the_check_and_count(spark, tmp_path):
