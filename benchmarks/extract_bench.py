@@ -5,10 +5,12 @@
 Speed: the digital path (OCR off) over the CUAD dev PDFs and the OCR path over rasterised,
 noised copies of some of their pages, each run (a) as a plain single-process loop calling
 the same per-document function the UDFs call (``udfs.extract.extract_document``) and (b)
-through the Spark extract stage with ``local[1]`` and ``local[2]``, side by side in one
-invocation. Reported: pages/s, pages/s per core, the ratio of Spark per core to the plain
-loop, and the 1 → 2 core scaling. Spark timings cover the extract stage only (the session,
-its Python workers and the ingest stage are started before the clock).
+through Spark with ``local[1]`` and ``local[2]``, side by side in one invocation — once as
+the whole extract stage (with its Great Expectations audit and Delta writes), once as the
+extraction path alone (scan, OCR and assembly, page and table rows into Spark's ``noop``
+sink). Reported: pages/s, pages/s per core, the ratio of Spark per core to the plain loop,
+and the 1 → 2 core scaling. Spark timings cover extraction only (the session, its Python
+workers and the ingest stage are started before the clock).
 
 Quality: similarity of the extracted text to CUAD's own text renderings (1 − whitespace-
 folded normalised Levenshtein distance; median and worst 5), and the character error rate
@@ -168,14 +170,17 @@ def raw_pdfium_loop(files: list[Path]) -> tuple[float, int]:
 # --- Spark -------------------------------------------------------------------------------------
 
 
-def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path) -> dict[str, float]:
-    """Runs in its own process (one master per JVM): ingest untimed, then the timed extract."""
+def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: bool) -> dict[str, float]:
+    """Runs in its own process (one master per JVM): ingest untimed, then the timed extract —
+    the whole stage, or (``path_only``) the extraction path alone: scan, OCR and assembly,
+    page and table rows into Spark's ``noop`` sink, without the checks and Delta writes."""
     from jobs.config import load_config
-    from jobs.extract import run_extract
+    from jobs.extract import explode_pages, explode_tables, extract_options, extracted, run_extract
     from jobs.ingest import run_ingest
-    from jobs.lake import ensure_tables
+    from jobs.lake import ensure_tables, read_arrow
     from jobs.session import build_spark
     from jobs.stage import StageContext, new_run_id
+    from jobs.state import is_primary
 
     config = load_config(
         "local",
@@ -189,6 +194,21 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path) -> dict[str
     ensure_tables(lake)
     ctx = StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
     run_ingest(ctx, str(input_dir))
+    if path_only:
+        documents = [
+            (r["doc_id"], r["source_path"], r["page_count"])
+            for r in read_arrow(lake, "documents").to_pylist()
+            if is_primary(r)
+        ]
+        started = time.perf_counter()
+        with extracted(ctx, extract_options(config), documents) as extraction:
+            outcomes = extraction.outcomes_df
+            for rows in (explode_pages(outcomes, ctx.run_id), explode_tables(outcomes, ctx.run_id)):
+                rows.write.format("noop").mode("overwrite").save()
+            seconds = time.perf_counter() - started
+            pages = explode_pages(extraction.outcomes_df, ctx.run_id).where("status = 'ok'").count()
+        spark.stop()
+        return {"seconds": seconds, "pages": pages, "documents": len(documents)}
     started = time.perf_counter()
     result = run_extract(ctx)
     seconds = time.perf_counter() - started
@@ -199,8 +219,8 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path) -> dict[str
     return {"seconds": seconds, "pages": page_rows, "documents": result.documents_in}
 
 
-def run_spark(input_dir: Path, cores: int, ocr: bool, work: Path) -> dict[str, float]:
-    lake = work / f"lake-{'ocr' if ocr else 'digital'}-{cores}"
+def run_spark(input_dir: Path, cores: int, ocr: bool, work: Path, path_only: bool = False) -> dict[str, float]:
+    lake = work / f"lake-{'ocr' if ocr else 'digital'}-{cores}{'-path' if path_only else ''}"
     if lake.exists():
         import shutil
 
@@ -208,6 +228,8 @@ def run_spark(input_dir: Path, cores: int, ocr: bool, work: Path) -> dict[str, f
     command = [sys.executable, __file__, "--spark-worker", str(input_dir), "--cores", str(cores), "--lake", str(lake)]
     if ocr:
         command.append("--ocr")
+    if path_only:
+        command.append("--path-only")
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"Spark run failed:\n{completed.stderr[-4000:]}")
@@ -243,11 +265,12 @@ def main() -> int:
     parser.add_argument("--cores", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--ocr", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--path-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
     if args.spark_worker:
-        print(json.dumps(spark_worker(args.spark_worker, args.cores, args.ocr, args.lake)))
+        print(json.dumps(spark_worker(args.spark_worker, args.cores, args.ocr, args.lake, args.path_only)))
         return 0
 
     pdf_dir, txt_dir = args.cuad / "pdf", args.cuad / "txt"
@@ -279,15 +302,19 @@ def main() -> int:
         two_seconds, two_pages = plain_processes(files, ocr, 2)
         entry["plain2proc_pages_per_s"] = round(two_pages / two_seconds, 2)
         entry["plain2proc_scaling"] = round(entry["plain2proc_pages_per_s"] / entry["plain_pages_per_s"], 3)
-        for cores in (1, 2):
-            print(f"{path_name}: Spark local[{cores}] …", file=sys.stderr)
-            run = run_spark(digital_dir if not ocr else ocr_dir, cores, ocr, args.work)
-            rate = run["pages"] / run["seconds"]
-            entry[f"spark{cores}_seconds"] = round(run["seconds"], 2)
-            entry[f"spark{cores}_pages"] = run["pages"]
-            entry[f"spark{cores}_pages_per_s"] = round(rate, 2)
-            entry[f"spark{cores}_per_core_vs_plain"] = round(rate / cores / (pages / seconds), 3)
-        entry["scaling_1_to_2"] = round(entry["spark2_pages_per_s"] / entry["spark1_pages_per_s"], 3)
+        for prefix, path_only in (("spark", False), ("path", True)):
+            for cores in (1, 2):
+                what = "extraction path (noop sink)" if path_only else "extract stage"
+                print(f"{path_name}: Spark local[{cores}], {what} …", file=sys.stderr)
+                run = run_spark(digital_dir if not ocr else ocr_dir, cores, ocr, args.work, path_only)
+                rate = run["pages"] / run["seconds"]
+                entry[f"{prefix}{cores}_seconds"] = round(run["seconds"], 2)
+                entry[f"{prefix}{cores}_pages"] = run["pages"]
+                entry[f"{prefix}{cores}_pages_per_s"] = round(rate, 2)
+                entry[f"{prefix}{cores}_per_core_vs_plain"] = round(rate / cores / (pages / seconds), 3)
+            entry[f"{prefix}_scaling_1_to_2"] = round(
+                entry[f"{prefix}2_pages_per_s"] / entry[f"{prefix}1_pages_per_s"], 3
+            )
         report[path_name] = entry
         if not ocr:
             raw_seconds, raw_pages = raw_pdfium_loop(files)

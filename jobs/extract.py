@@ -7,10 +7,12 @@ document's pages in order (headers/footers, cleaning with offsets, status).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -220,26 +222,37 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     return result
 
 
-def _extract_documents(
+@dataclass(frozen=True)
+class Extraction:
+    """The extracted documents of a batch: one outcome row per document (pages and table
+    cells nested), computed lazily from cached scan (and assembly) results."""
+
+    outcomes_df: DataFrame
+    ranges: int
+    pending_pages: int
+
+
+@contextlib.contextmanager
+def extracted(
     ctx: StageContext,
-    result: StageResult,
     options: ExtractOptions,
-    version: str,
-    documents: list[tuple[str, str, int | None]],
-    counters: ProgressCounters,
-) -> None:
+    documents: Sequence[tuple[str, str, int | None]],
+    counters: ProgressCounters | None = None,
+) -> Iterator[Extraction]:
+    """Scan ``documents`` (doc_id, source_path, page_count), OCR the pages that need it and
+    assemble every document — the extraction path, without its checks and writes. The scan
+    runs here (to know how many pages need OCR); the rest when the outcomes are used, inside
+    the ``with`` block, which releases the cached results on leaving."""
     settings = ctx.config.extract
-    doc_ids = [doc_id for doc_id, _, _ in documents]
     slots = ctx.spark.sparkContext.defaultParallelism
     pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
     size = range_size(pages_total, slots, settings.pages_per_range, settings.max_pages_per_range)
     units = page_ranges(documents, size, settings.max_pages)
-    ranges = len(units)
-    ranges_df = ranges_frame(ctx.spark, units, min(ranges, slots * SCAN_TASKS_PER_SLOT))
+    ranges_df = ranges_frame(ctx.spark, units, min(len(units), slots * SCAN_TASKS_PER_SLOT))
     scanned_df = transform_scan(ranges_df, options, counters).persist()
     assembled_df = None
     try:
-        ctx.describe(f"scan {ranges} page range(s) of {len(doc_ids)} document(s)")
+        ctx.describe(f"scan {len(units)} page range(s) of {len(documents)} document(s)")
         raw_df = scanned_df.where(F.col("raw").isNotNull()).select("raw.*")
         raw_counts = {
             bool(r["pending"]): int(r["count"])
@@ -257,17 +270,34 @@ def _extract_documents(
             )
             grouped_df = raw_df.where(F.col("status") != PENDING).unionByName(finished_df)
             assembled_df = transform_assemble(
-                grouped_df, options, min(len(doc_ids), slots * ASSEMBLE_TASKS_PER_SLOT), counters
+                grouped_df, options, min(len(documents), slots * ASSEMBLE_TASKS_PER_SLOT), counters
             ).persist()
             outcomes_df = outcomes_df.unionByName(assembled_df)
-        ctx.describe(f"OCR {pending_pages} page(s), assemble documents, check and write pages and tables")
+        yield Extraction(outcomes_df, len(units), pending_pages)
+    finally:
+        scanned_df.unpersist()
+        if assembled_df is not None:
+            assembled_df.unpersist()
+
+
+def _extract_documents(
+    ctx: StageContext,
+    result: StageResult,
+    options: ExtractOptions,
+    version: str,
+    documents: list[tuple[str, str, int | None]],
+    counters: ProgressCounters,
+) -> None:
+    doc_ids = [doc_id for doc_id, _, _ in documents]
+    with extracted(ctx, options, documents, counters) as extraction:
+        ctx.describe(f"OCR {extraction.pending_pages} page(s), assemble documents, check and write pages and tables")
         publish_outcomes(
             ctx,
             result,
             stage=STAGE,
             version=version,
             doc_ids=doc_ids,
-            outcomes_df=outcomes_df,
+            outcomes_df=extraction.outcomes_df,
             outputs=[
                 Output(PAGES, lambda df, _: explode_pages(df, ctx.run_id), page_frames, page_figures),
                 Output(TABLE_CELLS, lambda df, _: explode_tables(df, ctx.run_id)),
@@ -275,11 +305,7 @@ def _extract_documents(
             statuses=lambda df: df.select("doc_id", "status", "error_class", "error_message"),
             cache=False,
         )
-        result.notes.append(f"{pending_pages} page(s) OCR'd")
-    finally:
-        scanned_df.unpersist()
-        if assembled_df is not None:
-            assembled_df.unpersist()
+        result.notes.append(f"{extraction.pending_pages} page(s) OCR'd")
 
 
 if __name__ == "__main__":
