@@ -177,10 +177,9 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     from jobs.config import load_config
     from jobs.extract import explode_pages, explode_tables, extract_options, extracted, run_extract
     from jobs.ingest import run_ingest
-    from jobs.lake import ensure_tables, read_arrow
+    from jobs.lake import ensure_tables
     from jobs.session import build_spark
-    from jobs.stage import StageContext, new_run_id
-    from jobs.state import is_primary
+    from jobs.stage import StageContext, documents_to_process, new_run_id
 
     config = load_config(
         "local",
@@ -197,8 +196,7 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     if path_only:
         documents = [
             (r["doc_id"], r["source_path"], r["page_count"])
-            for r in read_arrow(lake, "documents").to_pylist()
-            if is_primary(r)
+            for r in documents_to_process(ctx, "extract", "", lambda row: True, reprocess=True)
         ]
         started = time.perf_counter()
         with extracted(ctx, extract_options(config), documents) as extraction:

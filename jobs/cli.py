@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING
 
 from jobs.config import ConfigError, DocnerConfig, load_config
 from jobs.progress import configure_logging, log_context
+from jobs.state import STATE_STAGES
 
 if TYPE_CHECKING:
     from jobs.stage import StageContext
 
-STAGES = ("ingest", "extract", "ner")
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 log = logging.getLogger("docner")
@@ -65,7 +65,7 @@ def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool) -> None:
     parser.add_argument(
         "--reprocess",
         nargs="?",
-        const=",".join(STAGES),
+        const=",".join(STATE_STAGES),
         default="",
         metavar="STAGE[,STAGE]",
         help="process documents again even when done with the same stage version "
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stage_args(run, needs_input=True)
     run.add_argument(
         "--stages",
-        default=",".join(STAGES),
+        default=",".join(STATE_STAGES),
         metavar="STAGE[,STAGE]",
         help="the stages to run, in pipeline order (default: ingest,extract,ner)",
     )
@@ -239,9 +239,9 @@ def _reprocess_stages(value: str) -> frozenset[str]:
 
 def _stage_list(value: str, option: str) -> frozenset[str]:
     stages = frozenset(part.strip() for part in value.split(",") if part.strip())
-    unknown = sorted(stages - set(STAGES))
+    unknown = sorted(stages - set(STATE_STAGES))
     if unknown:
-        raise ConfigError(f"{option} names unknown stages {unknown} (stages: {', '.join(STAGES)})")
+        raise ConfigError(f"{option} names unknown stages {unknown} (stages: {', '.join(STATE_STAGES)})")
     return stages
 
 

@@ -228,7 +228,6 @@ class Extraction:
     cells nested), computed lazily from cached scan (and assembly) results."""
 
     outcomes_df: DataFrame
-    ranges: int
     pending_pages: int
 
 
@@ -273,7 +272,7 @@ def extracted(
                 grouped_df, options, min(len(documents), slots * ASSEMBLE_TASKS_PER_SLOT), counters
             ).persist()
             outcomes_df = outcomes_df.unionByName(assembled_df)
-        yield Extraction(outcomes_df, len(units), pending_pages)
+        yield Extraction(outcomes_df, pending_pages)
     finally:
         scanned_df.unpersist()
         if assembled_df is not None:

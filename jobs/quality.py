@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ RESULTS_DIR = "_quality"
 ROWS_FRAME = "rows"
 _lock = threading.Lock()  # validations: the GX context is not thread-safe
 _context_lock = threading.Lock()
-_contexts: list[Any] = []  # the process's GX context, once built
 
 
 class QualityError(RuntimeError):
@@ -139,28 +139,32 @@ def parameters(config: DocnerConfig) -> dict[str, Any]:
 
 
 def _context() -> Any:
-    """One in-memory GX context per process: no files, no progress bars, no analytics."""
+    """The process's GX context, built once even when the warm-up thread and a stage ask at
+    the same time."""
     with _context_lock:
-        if _contexts:
-            return _contexts[0]
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+        return _new_context()
 
-        context = gx.get_context(
-            mode="ephemeral",
-            project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-            ),
-        )
-        context.data_sources.add_spark(name="docner", persist=False)
-        _contexts.append(context)
-        return context
+
+@cache
+def _new_context() -> Any:
+    """One in-memory GX context per process: no files, no progress bars, no analytics."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        ),
+    )
+    context.data_sources.add_spark(name="docner", persist=False)
+    return context
 
 
 def warm_up(suite_files: Sequence[Path]) -> threading.Thread:
@@ -237,23 +241,20 @@ def _validate(suite: Suite, frame: str, df: DataFrame, params: Mapping[str, Any]
     checks = [c for c in suite.checks if c.frame == frame]
     outcome = _run_checks(suite, frame, df, checks, params, {"result_format": "BOOLEAN_ONLY"})
     by_id = {c.id: c for c in checks}
-    again = [index for index, result in enumerate(outcome.results) if not result.success and _exception(result) is None]
+    again = {
+        index: by_id[result.expectation_config.meta["id"]]
+        for index, result in enumerate(outcome.results)
+        if not result.success and _exception(result) is None
+    }
     if again:
-        retry = [by_id[outcome.results[index].expectation_config.meta["id"]] for index in again]
+        retry = list(again.values())
         keys = sorted({column for check in retry for column in check.key})
         complete = _run_checks(
-            suite,
-            frame,
-            df,
-            retry,
-            params,
-            {"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+            suite, frame, df, retry, params, {"result_format": "COMPLETE", "unexpected_index_column_names": keys}
         )
         detailed = {result.expectation_config.meta["id"]: result for result in complete.results}
-        for index in again:
-            check_id = outcome.results[index].expectation_config.meta["id"]
-            if check_id in detailed:
-                outcome.results[index] = detailed[check_id]
+        for index, check in again.items():
+            outcome.results[index] = detailed[check.id]
     return outcome
 
 

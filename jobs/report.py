@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 REPORTS_DIR = "_reports"
 LATEST_NAME = "latest.html"
-STAGE_ORDER = STATE_STAGES
 SCORE_BINS = 20
 # Chart colours: the latest run's rows, earlier runs' rows, and line series in turn.
 LATEST_COLOUR = "#2563eb"
@@ -161,7 +160,7 @@ class ReportData:
 
 
 def _stage_rank(stage: str) -> tuple[int, str]:
-    return (STAGE_ORDER.index(stage), "") if stage in STAGE_ORDER else (len(STAGE_ORDER), stage)
+    return (STATE_STAGES.index(stage), "") if stage in STATE_STAGES else (len(STATE_STAGES), stage)
 
 
 def _as_dict(value: Any) -> Any:
@@ -327,7 +326,7 @@ def _number(value: Any) -> float | None:
 def trend_series(runs: Sequence[RunRecord]) -> dict[str, dict[str, list[float | None]]]:
     """Per trend chart, its series: one value per run (None where the run has no such figure)."""
 
-    def per_stage(column: str, stages: Sequence[str] = STAGE_ORDER) -> dict[str, list[float | None]]:
+    def per_stage(column: str, stages: Sequence[str] = STATE_STAGES) -> dict[str, list[float | None]]:
         present = [s for s in stages if any(run.stage(s) for run in runs)]
         return {s: [_number((run.stage(s) or {}).get(column)) for run in runs] for s in present}
 

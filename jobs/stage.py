@@ -38,7 +38,6 @@ from jobs.state import STATE_STAGES, is_primary, overall
 from udfs.errors import STATUS_OK, truncate
 
 K = TypeVar("K")
-STAGES = ("ingest", "extract", "ner")
 # The data tables each stage writes (quarantine aside). When a stage processes a document
 # again, the rows of the stages after it are removed with it: they were made from what the
 # stage is replacing (entities pointing into replaced pages), and the later stage's state
