@@ -5,7 +5,9 @@
 - **write**: 1,000,000 rows with the ``entities`` schema (generated with Spark built-ins and
   cached first) written through the ``deltars`` Spark data source (``jobs.lake.write_table``,
   one commit) into a fresh table, ``--repeats`` times after one cold write; rows/s per write.
-  Also with the UDF Arrow batch size (64 rows) the writes used before, for comparison.
+  For comparison, interleaved with those: the same writes with Spark's per-row byte cap on
+  the batches (what tables of wide rows get, see ``jobs.lake.write_batch_conf``), and with
+  the UDF Arrow batch size (64 rows) the writes used before.
 - **no-op re-run**: ``docner run`` on ``--docs`` CUAD PDFs into a fresh lake, then the same
   command again (a new process, so Spark start is included when it happens): wall seconds of
   the second run, which must find nothing to do.
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import statistics
@@ -36,7 +39,7 @@ def write_throughput(rows: int, repeats: int, work: Path) -> dict[str, object]:
 
     from jobs.config import load_config
     from jobs.lake import write_table
-    from jobs.schemas import ENTITIES
+    from jobs.schemas import ENTITIES, TableSpec
     from jobs.session import build_spark, prepare_environment
 
     prepare_environment()
@@ -61,19 +64,25 @@ def write_throughput(rows: int, repeats: int, work: Path) -> dict[str, object]:
     data = spark.range(rows, numPartitions=2).select(*columns).persist()
     data.count()
 
-    def one(batch_rows: int) -> float:
+    settings = config.lake
+    byte_capped = dataclasses.replace(ENTITIES, narrow_rows=False)
+
+    def one(spec: TableSpec, batch_rows: int) -> float:
         lake = work / "write-lake"
         shutil.rmtree(lake, ignore_errors=True)
         started = time.perf_counter()
-        result = write_table(data, lake, ENTITIES, batch_rows=batch_rows)
+        result = write_table(data, lake, spec, batch_rows=batch_rows, batch_bytes=settings.write_batch_bytes)
         seconds = time.perf_counter() - started
         assert result.rows == rows, result
         return seconds
 
-    settings = config.lake
-    cold = one(settings.write_batch_rows)
-    warm = [one(settings.write_batch_rows) for _ in range(repeats)]
-    small = [one(64) for _ in range(max(1, repeats // 2))]
+    cold = one(ENTITIES, settings.write_batch_rows)
+    warm: list[float] = []
+    capped: list[float] = []
+    for _ in range(repeats):
+        warm.append(one(ENTITIES, settings.write_batch_rows))
+        capped.append(one(byte_capped, settings.write_batch_rows))
+    small = [one(ENTITIES, 64) for _ in range(max(1, repeats // 2))]
     spark.stop()
     return {
         "rows": rows,
@@ -83,6 +92,8 @@ def write_throughput(rows: int, repeats: int, work: Path) -> dict[str, object]:
         "rows_per_s_cold": round(rows / cold),
         "rows_per_s_median": round(rows / statistics.median(warm)),
         "rows_per_s_best": round(rows / min(warm)),
+        "rows_per_s_worst": round(rows / max(warm)),
+        "rows_per_s_with_byte_cap": round(rows / statistics.median(capped)),
         "rows_per_s_with_64_row_batches": round(rows / statistics.median(small)),
     }
 

@@ -250,3 +250,57 @@ def test_a_replace_that_loses_a_race_is_planned_again_and_loses_nothing(tmp_path
         ("b", 2),
         ("c", 1),
     ]
+
+
+def _row_groups_per_file(path: Path) -> list[int]:
+    import pyarrow.parquet as pq
+
+    return sorted(pq.ParquetFile(f).metadata.num_row_groups for f in path.rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("narrow_rows, groups", [(False, [10]), (True, [4])])
+def test_write_batches_are_capped_by_rows_and_by_bytes_unless_rows_are_narrow(spark, tmp_path, narrow_rows, groups):
+    from jobs.lake import write_table
+    from jobs.schemas import TableSpec
+
+    spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"), narrow_rows=narrow_rows)
+    key = "spark.sql.execution.arrow.maxBytesPerBatch"
+    spark.conf.set(key, "12345678")
+    try:
+        # Every Arrow batch becomes one Parquet row group: 10 rows in one task, at most 3 rows
+        # and 1 byte per batch give 10 one-row batches, or 4 when only the row cap counts.
+        result = write_table(_df(spark, _rows(10), partitions=1), tmp_path, spec, batch_rows=3, batch_bytes=1)
+        assert spark.conf.get(key) == "12345678"  # the session's own setting is back
+    finally:
+        spark.conf.unset(key)
+    assert result.rows == 10
+    assert _row_groups_per_file(tmp_path / "t") == groups
+    assert len(_table_rows(spark, tmp_path / "t")) == 10
+
+
+def test_write_batch_conf():
+    from jobs.lake import NO_BYTE_CAP, write_batch_conf
+    from jobs.schemas import ENTITIES, PAGES
+
+    assert write_batch_conf(PAGES, 500, 1 << 20) == {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(1 << 20),
+    }
+    assert write_batch_conf(ENTITIES, 500, 1 << 20)["spark.sql.execution.arrow.maxBytesPerBatch"] == str(NO_BYTE_CAP)
+    with pytest.raises(ValueError, match="positive"):
+        write_batch_conf(PAGES, 0, 1 << 20)
+
+
+def test_conform_gives_the_tables_columns_in_order_and_type(spark):
+    from jobs.lake import conform
+    from jobs.schemas import TableSpec
+
+    spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"))
+    exact = spark.createDataFrame([("a", 1, "x")], SCHEMA)
+    assert conform(exact, spec) is exact  # nothing to do: no extra projection
+    for other in (exact.select("day", "doc_id", "n"), exact.select("day", "doc_id", "n", F.lit(1).alias("extra"))):
+        assert conform(other, spec).schema == exact.schema
+        assert conform(other, spec).collect() == exact.collect()
+    loose = spark.createDataFrame([("a", "7", "x")], "doc_id string, n string, day string")
+    assert [f.dataType for f in conform(loose, spec).schema] == [T.StringType(), T.LongType(), T.StringType()]
+    assert conform(loose, spec).collect()[0]["n"] == 7
