@@ -9,6 +9,8 @@ writes only the documents whose hash changed, and deletes for the ones that are 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -156,8 +158,35 @@ def export_search(lake: str | Path, out_path: str | Path, *, index: str, full: b
     The file is written whole (temp file + rename) before the state is updated (same), so a
     failed export leaves the state as it was and the next one writes the same documents again.
     With nothing to do the file is written empty — never left over from an earlier export —
-    and the state is not touched. Tables are read on the driver with delta-rs: no Spark."""
+    and the state is not touched. Tables are read on the driver with delta-rs: no Spark.
+
+    One export per index at a time: a second one fails at once (:func:`_exclusive`) instead of
+    working from the same state and overwriting the first one's record of what it sent."""
     state_path = export_state_path(lake, index)
+    with _exclusive(state_path, index):
+        return _export(lake, Path(out_path), state_path, index=index, full=full)
+
+
+@contextlib.contextmanager
+def _exclusive(state_path: Path, index: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<state>.lock`` (``flock``: the system drops it when the
+    holder dies, so a killed export never leaves a stale lock behind)."""
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakeError(
+                f"another export-search to index {index!r} is running (it holds {lock_path}); run this one after it"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _export(lake: str | Path, out_path: Path, state_path: Path, *, index: str, full: bool) -> ExportResult:
     exported = _read_state(state_path)
     # The version is read before the rows: a commit in between makes it older than the rows,
     # which only costs a re-check, while hashes decide what is written.
@@ -172,14 +201,14 @@ def export_search(lake: str | Path, out_path: str | Path, *, index: str, full: b
     to_index = sorted(doc_id for doc_id, digest in hashes.items() if full or exported.get(doc_id) != digest)
     to_delete = sorted(doc_id for doc_id in exported if doc_id not in hashes)
     rows = search.filter(pc.field("doc_id").isin(to_index)) if to_index else search.slice(0, 0)
-    _write_atomically(Path(out_path), _bulk_lines(rows, to_delete, index))
+    _write_atomically(out_path, _bulk_lines(rows, to_delete, index))
     if to_index or to_delete:
         _write_atomically(
             state_path,
             [json.dumps({"entity_search_version": version, "documents": dict(sorted(hashes.items()))}, indent=1)],
         )
     return ExportResult(
-        path=str(Path(out_path).absolute()),
+        path=str(out_path.absolute()),
         indexed=len(to_index),
         deleted=len(to_delete),
         unchanged=len(hashes) - len(to_index),

@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import types as T
 
-from jobs.lake import arrow_rows, in_list, read_arrow, table_path, write_arrow, write_table
+from jobs.lake import LakeError, arrow_rows, in_list, read_arrow, table_path, write_arrow, write_table
 from jobs.schemas import DOCUMENTS, ENTITIES
 from jobs.search import ENTITY_SEARCH, export_search, export_state_path, transform_entity_search
 
@@ -356,3 +356,23 @@ def test_transform_output_writes_to_the_table_and_exports(spark, tmp_path):
     assert sources["a"]["entity_texts"] == ["1 Jan 2024", "Acme", "Acme Corp.", "bbb"]
     assert sources["a"]["entities"] == stored["a"]["entities"]
     assert sources["b"]["entities"] == [] and sources["b"]["page_count"] is None
+
+
+def test_one_export_per_index_at_a_time(tmp_path):
+    import fcntl
+
+    lake = _lake(tmp_path)
+    out = tmp_path / "bulk.ndjson"
+    state_path = export_state_path(lake, "docs")
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as running:  # what a running export holds
+        fcntl.flock(running.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LakeError, match="another export-search to index 'docs' is running"):
+            export_search(lake, out, index="docs")
+        assert not out.exists() and not state_path.exists()
+        other = export_search(lake, tmp_path / "v2.ndjson", index="docs-v2")  # another index is free
+        assert other.indexed == 3
+    first = export_search(lake, out, index="docs")  # released: the next export goes ahead
+    assert first.indexed == 3
+    assert export_search(lake, out, index="docs").indexed == 0  # and released its own lock
