@@ -324,6 +324,7 @@ def _validate_frame(
     outcome = _validate(suite, frame, df, params)
     results_dir.mkdir(parents=True, exist_ok=True)
     target = results_dir / f"{stage}.{suite.table}.{frame}.json"
+    _pass_not_applicable(outcome)
     document = outcome.to_json_dict()
     document.setdefault("meta", {})["run_id"] = {"run_name": f"{run_id} {stage}", "run_time": now.isoformat()}
     target.write_text(json.dumps(document, default=str, indent=1))
@@ -336,10 +337,6 @@ def _validate_frame(
         details = result.result or {}
         index = details.get("unexpected_index_list")
         raised = _exception(result) is not None
-        if not raised and _no_values(result):
-            # A mean (median, …) of a column with no values, e.g. the OCR confidence of a batch
-            # without scanned pages: there is nothing to judge, so the check does not apply.
-            continue
         if index is None or raised:  # a table-level check (or one that could not run)
             report.failed[check.id] = 1
             message = f"{suite.table}: check {check.id!r} failed: {_reason(result)}"
@@ -405,10 +402,37 @@ _COLUMN_AGGREGATES = frozenset(
 
 
 def _no_values(result: Any) -> bool:
-    """A column-aggregate check that failed only because the column held no values."""
+    """A column-aggregate check that failed only because the column held no values: a mean
+    (median, …) of, e.g., the OCR confidence of a batch without scanned pages. There is
+    nothing to judge, so the check does not apply."""
     config = result.expectation_config
     kind = getattr(config, "type", None) or getattr(config, "expectation_type", None)
     return kind in _COLUMN_AGGREGATES and (result.result or {}).get("observed_value") is None
+
+
+NOT_APPLICABLE = "not applicable: the column held no values"
+
+
+def _pass_not_applicable(outcome: Any) -> None:
+    """Pass the column-aggregate checks of a GX suite result that failed only for want of
+    values (:func:`_no_values`), with a ``meta.docner`` note, and make the suite's verdict and
+    statistics follow: the stage, the stored result, the report and Data Docs then agree."""
+    changed = False
+    for result in outcome.results:
+        if not result.success and _exception(result) is None and _no_values(result):
+            result.success = True
+            result.meta = {**(result.meta or {}), "docner": NOT_APPLICABLE}
+            changed = True
+    if changed:
+        total = len(outcome.results)
+        passed = sum(bool(r.success) for r in outcome.results)
+        outcome.statistics.update(
+            evaluated_expectations=total,
+            successful_expectations=passed,
+            unsuccessful_expectations=total - passed,
+            success_percent=100.0 * passed / total,
+        )
+        outcome.success = passed == total
 
 
 def results_directory(lake: Path, run_id: str) -> Path:

@@ -190,3 +190,51 @@ def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
     assert {"extract.pages.rows.html", "ner.entities.rows.html", "ner.entities._per_document.html"} <= names
     failed_page = next(p for p in pages[1:] if p.name == "ner.entities.rows.html" and p.parent.name == ctx.run_id)
     assert "label" in failed_page.read_text() and "<table" in failed_page.read_text()
+
+
+def test_an_aggregate_of_a_column_without_values_is_stored_as_not_applicable(spark, tmp_path):
+    from jobs.quality import NOT_APPLICABLE, results_directory
+    from jobs.report import parse_quality_result
+
+    suite_file = tmp_path / "t.json"
+    suite_file.write_text(
+        json.dumps(
+            {
+                "name": "t",
+                "meta": {"docner": {"version": "1", "table": "pages", "key": ["doc_id", "page_no"]}},
+                "expectations": [
+                    {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "ocr_confidence",
+                     "min_value": 60}, "meta": {"id": "mean_ocr"}, "severity": "warning"},
+                    {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "page_no", "min_value": 5},
+                     "meta": {"id": "mean_page_no"}, "severity": "warning"},
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "doc_id"},
+                     "meta": {"id": "doc_id_not_null"}},
+                ],
+            }
+        )
+    )  # fmt: skip
+    rows = spark.createDataFrame(
+        [("d1", 1, None), ("d1", 2, None)], "doc_id string, page_no int, ocr_confidence double"
+    )
+    report = audit(
+        suite=load_suite(suite_file), frames={"rows": rows}, params={}, max_failed_share=0.0, stage="extract",
+        run_id="r1", results_dir=results_directory(tmp_path, "r1"),
+    )  # fmt: skip
+    # No OCR'd page: nothing to judge. A mean that has values and misses its bound still fails.
+    assert report.failed == {"mean_page_no": 1} and report.blocking == []
+    assert [w.split(":")[1].strip() for w in report.warnings] == ["check 'mean_page_no' failed"]
+    stored = json.loads((results_directory(tmp_path, "r1") / "extract.pages.rows.json").read_text())
+    by_id = {r["expectation_config"]["meta"]["id"]: r for r in stored["results"]}
+    assert by_id["mean_ocr"]["success"] is True and by_id["mean_ocr"]["meta"]["docner"] == NOT_APPLICABLE
+    assert by_id["mean_page_no"]["success"] is False
+    assert stored["success"] is False
+    assert (stored["statistics"]["successful_expectations"], stored["statistics"]["unsuccessful_expectations"]) == (
+        2,
+        1,
+    )
+    parsed = parse_quality_result("extract.pages.rows.json", stored)
+    assert [f.check for f in parsed.failed] == ["mean_page_no"]
+    # Data Docs render the stored result as it is.
+    _index, page = build_data_docs(tmp_path, tmp_path / "docs")
+    html = Path(page).read_text()
+    assert "ocr_confidence" in html and "page_no" in html
