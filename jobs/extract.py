@@ -87,6 +87,11 @@ SCAN_TASKS_PER_SLOT = 8
 ASSEMBLE_TASKS_PER_SLOT = 4
 
 
+def batch_pages(documents: Sequence[tuple[str, str, int | None]], max_pages: int) -> int:
+    """Pages a batch of (doc_id, source_path, page_count) documents has to extract, within the page cap."""
+    return sum(min(page_count or 0, max_pages) for _, _, page_count in documents)
+
+
 def range_size(pages_total: int, slots: int, min_pages: int, max_pages: int) -> int:
     """Pages per scan range for a batch of ``pages_total`` pages on ``slots`` task slots.
 
@@ -212,8 +217,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     doc_ids = [doc_id for doc_id, _, _ in documents]
     result.documents_in = len(doc_ids)
     if doc_ids:
-        pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
-        with ctx.tracking(STAGE, len(doc_ids), pages_total) as progress:
+        with ctx.tracking(STAGE, len(doc_ids), batch_pages(documents, settings.max_pages)) as progress:
             ctx.prepare_checks(PAGES, TABLE_CELLS)
             _extract_documents(ctx, result, options, version, documents, progress.counters)
     result.statuses = status_counts(ctx)
@@ -244,8 +248,9 @@ def extracted(
     the ``with`` block, which releases the cached results on leaving."""
     settings = ctx.config.extract
     slots = ctx.spark.sparkContext.defaultParallelism
-    pages_total = sum(min(page_count or 0, settings.max_pages) for _, _, page_count in documents)
-    size = range_size(pages_total, slots, settings.pages_per_range, settings.max_pages_per_range)
+    size = range_size(
+        batch_pages(documents, settings.max_pages), slots, settings.pages_per_range, settings.max_pages_per_range
+    )
     units = page_ranges(documents, size, settings.max_pages)
     ranges_df = ranges_frame(ctx.spark, units, min(len(units), slots * SCAN_TASKS_PER_SLOT))
     scanned_df = transform_scan(ranges_df, options, counters).persist()

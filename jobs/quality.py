@@ -167,7 +167,7 @@ def _new_context() -> Any:
     return context
 
 
-def warm_up(suite_files: Sequence[Path]) -> threading.Thread:
+def warm_up(suite_files: Sequence[Path]) -> None:
     """Import GX, build its context and load ``suite_files`` in a background thread, so
     that the ~2 s this takes in a new process overlaps the stage's Spark work instead of
     delaying its audit. Problems are left for the stage itself to find and report."""
@@ -181,9 +181,7 @@ def warm_up(suite_files: Sequence[Path]) -> threading.Thread:
         except Exception:  # the audit loads the suites again and raises there
             log.debug("warming up Great Expectations failed", exc_info=True)
 
-    thread = threading.Thread(target=prepare, name="docner-gx-warm-up", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=prepare, name="docner-gx-warm-up", daemon=True).start()
 
 
 def _batch(frame_name: str, df: DataFrame) -> Any:

@@ -19,7 +19,7 @@ class TableSpec:
     description: str = ""
     # Rows hold no document, page or cell text, only short fields: a write hands its tasks
     # Arrow batches bounded by row count alone (``lake.write_batch_rows``), sparing Spark's
-    # per-row byte accounting (measured: ~15 % of a million-row entities write).
+    # per-row byte accounting (measured: 774k against 595k rows/s for a million entity rows).
     narrow_rows: bool = False
 
 
