@@ -22,8 +22,16 @@ READER_VENV ?= .venv-reader
 READER_STAMP := $(READER_VENV)/.docner-installed
 AIRFLOW_VENV ?= .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.docner-installed
+LOCK_VENV ?= build/lock-venv
+LOCK_STAMP := $(LOCK_VENV)/.docner-installed
 
-.PHONY: help os-deps venv reader samples run test lint lock clean airflow lock-airflow
+# The one install routine of every environment (.venv, .venv-reader, .venv-airflow, the package
+# archive, the lock tools): a fresh venv, the pinned pip and setuptools of requirements-bootstrap.lock,
+# then exactly the files of the lock (--require-hashes --no-deps: nothing resolved), pip check, and
+# the stamp last. See tools/install_env.py and the README's "Installs".
+INSTALL_ENV = $(PYTHON) tools/install_env.py
+
+.PHONY: help os-deps venv reader samples run test lint lock clean airflow lock-airflow lock-bootstrap lock-tools
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,29 +39,20 @@ help: ## Show the targets
 os-deps: ## Install Java 17 and Tesseract (English) with apt-get, only if missing
 	@bash scripts/os-deps.sh
 
-$(STAMP): requirements.lock setup.cfg pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "docner needs Python 3.11, got " + sys.version'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	@touch $@
+$(STAMP): requirements.lock requirements-bootstrap.lock setup.cfg pyproject.toml
+	$(INSTALL_ENV) $(VENV) requirements.lock --editable .
 
 venv: $(STAMP) ## Create .venv with the hash-locked dependencies and docner itself
 
-$(READER_STAMP): requirements-reader.lock
-	$(PYTHON) -m venv $(READER_VENV)
-	$(READER_VENV)/bin/pip install --quiet --require-hashes -r requirements-reader.lock
-	@touch $@
+$(READER_STAMP): requirements-reader.lock requirements-bootstrap.lock
+	$(INSTALL_ENV) $(READER_VENV) requirements-reader.lock
 
 reader: $(READER_STAMP) ## A separate venv with DuckDB + its delta extension, the tests' independent reader
 
 # Airflow gets its own venv: its Spark provider installs pyspark files over docner's pyspark.
 # The DAGs run docner's own spark-submit from .venv (see airflow_dags/README.md).
-$(AIRFLOW_STAMP): requirements-airflow.lock
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Airflow venv needs Python 3.11, got " + sys.version'
-	$(PYTHON) -m venv $(AIRFLOW_VENV)
-	$(AIRFLOW_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements-airflow.lock
-	@touch $@
+$(AIRFLOW_STAMP): requirements-airflow.lock requirements-bootstrap.lock
+	$(INSTALL_ENV) $(AIRFLOW_VENV) requirements-airflow.lock
 
 airflow: $(AIRFLOW_STAMP) ## .venv-airflow: Airflow 3 + its Spark provider (requirements-airflow.lock), for the DAGs
 
@@ -72,18 +71,27 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff format --check jobs udfs tests benchmarks airflow_dags tools
 	$(BIN)/mypy
 
-lock: ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and requirements.in
-	$(PYTHON) -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet pip-tools==7.6.2
-	build/lock-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	  --no-emit-index-url --no-emit-find-links --extra transformers --extra dev \
-	  -o requirements.lock setup.cfg requirements.in
+# Locks are made with pip-compile from the hash-locked requirements-tools.lock. pip-compile keeps
+# the pins already in a lock unless told to upgrade: LOCK_ARGS=--upgrade (or
+# LOCK_ARGS='--upgrade-package NAME') moves them to the newest releases.
+LOCK_ARGS ?=
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-lock-airflow: ## Re-resolve requirements-airflow.lock (exact pins + hashes) from requirements-airflow.in
-	$(PYTHON) -m venv build/lock-airflow-venv
-	build/lock-airflow-venv/bin/pip install --quiet pip-tools==7.6.2
-	build/lock-airflow-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	  --no-emit-index-url --no-emit-find-links -o requirements-airflow.lock requirements-airflow.in
+$(LOCK_STAMP): requirements-tools.lock requirements-bootstrap.lock
+	$(INSTALL_ENV) $(LOCK_VENV) requirements-tools.lock
+
+lock: $(LOCK_STAMP) ## Re-resolve requirements.lock (exact pins + hashes) from setup.cfg and requirements.in
+	$(PIP_COMPILE) --extra transformers --extra dev -o requirements.lock setup.cfg requirements.in
+
+lock-airflow: $(LOCK_STAMP) ## Re-resolve requirements-airflow.lock (exact pins + hashes) from requirements-airflow.in
+	$(PIP_COMPILE) -o requirements-airflow.lock requirements-airflow.in
+
+lock-bootstrap: $(LOCK_STAMP) ## Re-resolve requirements-bootstrap.lock (the pip and setuptools every venv starts with)
+	$(PIP_COMPILE) -o requirements-bootstrap.lock requirements-bootstrap.in
+
+lock-tools: $(LOCK_STAMP) ## Re-resolve requirements-tools.lock (pip-compile and what it needs)
+	$(PIP_COMPILE) -o requirements-tools.lock requirements-tools.in
 
 # --- make package: what spark-submit on a cluster needs, in build/dist (README "Running on a cluster") ---
 # The wheel; docner-env.tar.gz, a fresh non-editable venv from requirements.lock packed with venv-pack
@@ -127,13 +135,13 @@ $(WHEEL): $(STAMP) $(PACKAGE_SOURCES)
 # pip, a file this Python cannot compile is left as it is (torch ships Python 3.12-only tests).
 # PYTHON_PREFIX is applied here, not with venv-pack's --python-prefix: venv-pack 0.2.0 turns the
 # link bin/python3.11 -> <prefix>/bin/python3.11 into /usr/bin/python3.113.11.
-$(PACKAGE_DIR)/env.installed: $(WHEEL) requirements.lock tools/pack_requirements.py $(PACKAGE_DIR)/options
-	$(BIN)/python tools/pack_requirements.py $(WHEEL) $(addprefix --extra ,$(EXTRAS)) \
+$(PACKAGE_DIR)/env.installed: $(WHEEL) requirements.lock requirements-bootstrap.lock tools/pack_requirements.py \
+  $(PACKAGE_DIR)/options
+	$(BIN)/python -m tools.pack_requirements $(WHEEL) $(addprefix --extra ,$(EXTRAS)) \
 	  $(if $(filter 1,$(PACK_PYSPARK)),,--without pyspark) > $(PACKAGE_DIR)/requirements.txt
 	rm -rf $(PACKAGE_DIR)/env
-	$(PYTHON) -m venv $(PACKAGE_DIR)/env
-	$(PACKAGE_DIR)/env/bin/pip install --quiet --no-compile --require-hashes -r $(PACKAGE_DIR)/requirements.txt
-	$(PACKAGE_DIR)/env/bin/pip install --quiet --no-compile --no-deps $(WHEEL)
+	$(INSTALL_ENV) $(PACKAGE_DIR)/env $(PACKAGE_DIR)/requirements.txt --local $(WHEEL) --no-compile \
+	  $(if $(filter 1,$(PACK_PYSPARK)),,--allow-missing pyspark)
 	$(PACKAGE_DIR)/env/bin/python -m compileall -qq -j 0 $(PACKAGE_DIR)/env/lib || true
 	$(if $(PYTHON_PREFIX),cd $(PACKAGE_DIR)/env/bin && ln -sfn python3.11 python && ln -sfn python3.11 python3 \
 	  && ln -sfn $(PYTHON_PREFIX)/bin/python3.11 python3.11 \

@@ -1,12 +1,12 @@
 """The part of ``requirements.lock`` that a packed docner environment needs (``make package``).
 
-    python tools/pack_requirements.py WHEEL [--extra NAME]... [--without NAME]... > pack.lock
+    python -m tools.pack_requirements WHEEL [--extra NAME]... [--without NAME]... > pack.lock
 
 The lock pins everything (dev tools and the transformers extra included). This walks the
 dependency graph from the docner wheel's own requirements (plus the chosen extras),
 through the metadata of the environment it runs in (``.venv``, installed from the same
 lock), and prints the lock entries it reaches, hashes included, so that the packed
-environment is installed with ``pip install --require-hashes``. ``--without pyspark``
+environment is installed by ``tools/install_env.py`` like every other. ``--without pyspark``
 drops pyspark and whatever only it needs (py4j): on a cluster, spark-submit puts the
 cluster's own pyspark on the Python path of the driver and of every Python worker.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import email
-import re
 import sys
 import zipfile
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-LOCK_ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+from tools.install_env import LockError, read_lock
 
 
 def wheel_requirements(wheel: Path) -> list[Requirement]:
@@ -67,23 +66,6 @@ def closure(roots: list[Requirement], extras: list[str], without: set[str]) -> d
     return needed
 
 
-def lock_entries(lock_text: str) -> dict[str, tuple[str, str]]:
-    """Canonical name -> (pinned version, the entry's text with its hashes) of a pip-compile lock."""
-    entries: dict[str, tuple[str, str]] = {}
-    name = ""
-    for line in lock_text.splitlines():
-        match = LOCK_ENTRY.match(line)
-        if match:
-            name = canonicalize_name(match.group(1))
-            entries[name] = (match.group(2), line)
-        elif name and line.startswith("    --hash="):
-            version, text = entries[name]
-            entries[name] = (version, f"{text}\n{line}")
-        else:
-            name = ""
-    return entries
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", type=Path, help="the docner wheel")
@@ -93,20 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     needed = closure(wheel_requirements(args.wheel), args.extra, {canonicalize_name(n) for n in args.without})
-    locked = lock_entries(args.lock.read_text(encoding="utf-8"))
+    try:
+        locked = read_lock(args.lock)
+    except LockError as error:
+        raise SystemExit(str(error)) from None
     missing = sorted(set(needed) - set(locked))
     if missing:
         raise SystemExit(f"not pinned in {args.lock}: {', '.join(missing)} (run `make lock`)")
     stale = sorted(
-        f"{name} {version} (locked {locked[name][0]})"
+        f"{name} {version} (locked {locked[name].version})"
         for name, version in needed.items()
-        if Version(version).public != Version(locked[name][0]).public
+        if Version(version).public != Version(locked[name].version).public
     )
     if stale:
         raise SystemExit(f"{sys.prefix} does not match {args.lock}: {', '.join(stale)} (run `make venv`)")
     print(f"# {len(needed)} of the {len(locked)} entries of {args.lock}, for {args.wheel.name}")
     for name in sorted(needed):
-        print(locked[name][1])
+        print(locked[name].requirement_lines())
     return 0
 
 
