@@ -172,7 +172,14 @@ def test_texts_batched_together_give_their_own_results(backend):
     windowed = with_options(backend, max_length=64, stride=16, batch_size=3)
     together = windowed.recognize(texts)
     alone = [windowed.recognize([text])[0] for text in texts]
-    assert together == alone
+    # The same spans and labels; scores equal up to float rounding, which depends on the shape
+    # of the padded batch and on the CPU's kernels (1.5e-8 apart seen on an Intel Xeon).
+    assert [[c._replace(score=None) for c in found] for found in together] == [
+        [c._replace(score=None) for c in found] for found in alone
+    ]
+    assert [[c.score for c in found] for found in together] == [
+        pytest.approx([c.score for c in found], abs=1e-6) for found in alone
+    ]
 
 
 WORD_OR_MARK = st.sampled_from([*WORDS[:120], "Acme,", "(a)", "§", "naïve", "Résumé", "[SEP]", "U.S.", "2023", "$5"])
