@@ -4,7 +4,7 @@
 
 Speed: the digital path (OCR off) over the CUAD dev PDFs and the OCR path over rasterised,
 noised copies of some of their pages, each run (a) as a plain single-process loop calling
-the same per-document function the UDFs call (``udfs.extract.extract_document``) and (b)
+the same per-document function the UDFs call (``udfs.extract.passes.extract_document``) and (b)
 through Spark with ``local[1]`` and ``local[2]``, side by side in one invocation — once as
 the whole extract stage (with its Great Expectations audit and Delta writes), once as the
 extraction path alone (scan, OCR and assembly, page and table rows into Spark's ``noop``
@@ -75,7 +75,7 @@ def build_ocr_set(sources: list[Path], pages_per_doc: int, out_dir: Path) -> dic
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
-    from udfs.extract import ExtractOptions, extract_document
+    from udfs.extract.passes import ExtractOptions, extract_document
 
     out_dir.mkdir(parents=True, exist_ok=True)
     references: dict[str, list[str]] = {}
@@ -110,7 +110,7 @@ def build_ocr_set(sources: list[Path], pages_per_doc: int, out_dir: Path) -> dic
 
 
 def plain_loop(files: list[Path], ocr: bool) -> tuple[float, int, dict[str, list[str]]]:
-    from udfs.extract import ExtractOptions, extract_document
+    from udfs.extract.passes import ExtractOptions, extract_document
 
     options = ExtractOptions(ocr_enabled=ocr)
     texts: dict[str, list[str]] = {}
@@ -125,7 +125,7 @@ def plain_loop(files: list[Path], ocr: bool) -> tuple[float, int, dict[str, list
 
 
 def _extract_one(args: tuple[str, bool]) -> int:
-    from udfs.extract import ExtractOptions, extract_document
+    from udfs.extract.passes import ExtractOptions, extract_document
 
     path = Path(args[0])
     data = path.read_bytes()

@@ -1,6 +1,6 @@
 """Extract: the text of every page of this run's documents → ``pages`` and ``tables``.
 
-Three passes (see :mod:`udfs.extract`): scan page ranges (text layer, routing, layout),
+Three passes (see :mod:`udfs.extract.passes`): scan page ranges (text layer, routing, layout),
 OCR the pages that need it spread evenly over all task slots, then assemble each
 document's pages in order (headers/footers, cleaning with offsets, status).
 """
@@ -34,7 +34,8 @@ from jobs.stage import (
     status_counts,
 )
 from jobs.state import extract_version
-from udfs.extract import (
+from udfs.extract.ocr import OcrOptions, tesseract_problem, tesseract_version
+from udfs.extract.passes import (
     PENDING,
     ExtractOptions,
     RoutingOptions,
@@ -42,7 +43,6 @@ from udfs.extract import (
     finish_batches,
     scan_batches,
 )
-from udfs.ocr import OcrOptions, tesseract_problem, tesseract_version
 
 STAGE = "extract"
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from reportlab.lib.pdfencrypt import StandardEncryption
 
 from tests.pdf_factory import image_pdf, raw_pdf, text_image, text_ops, text_pdf
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
-from udfs.extract import ExtractOptions, RoutingOptions, extract_document, route
+from udfs.extract.layout import PageSignals
+from udfs.extract.ocr import OcrOptions, tesseract_problem
+from udfs.extract.passes import ExtractOptions, RoutingOptions, extract_document, route
 from udfs.ingest import probe_file
-from udfs.layout import PageSignals
-from udfs.ocr import OcrOptions, tesseract_problem
 
 BODY = "This Agreement is made on April 2, 2021 between Stark Industries and Wayne Enterprises."
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from udfs.ocr import _long_runs, _PageFrame
+from udfs.extract.ocr import _long_runs, _PageFrame
 
 
 @settings(max_examples=200, deadline=None)
@@ -47,7 +47,7 @@ def test_ocr_boxes_map_back_to_the_original_page(rotation, skew):
 
 
 def _column_boxes(left_words: int, right_words: int, right_width: float) -> list:
-    from udfs.layout import Box
+    from udfs.extract.layout import Box
 
     boxes = []
     for line in range(30):
@@ -58,20 +58,20 @@ def _column_boxes(left_words: int, right_words: int, right_width: float) -> list
 
 
 def test_two_balanced_columns_have_a_gutter():
-    from udfs.layout import find_gutter
+    from udfs.extract.layout import find_gutter
 
     gutter = find_gutter(_column_boxes(5, 5, 40), 612)
     assert gutter is not None and 272 < gutter < 330
 
 
 def test_a_table_of_contents_is_not_two_columns():
-    from udfs.layout import find_gutter
+    from udfs.extract.layout import find_gutter
 
     # titles on the left, a short page number on the right of every line
     assert find_gutter(_column_boxes(6, 1, 12), 612) is None
 
 
 def test_a_single_column_has_no_gutter():
-    from udfs.layout import find_gutter
+    from udfs.extract.layout import find_gutter
 
     assert find_gutter(_column_boxes(12, 0, 0), 612) is None

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.mapped_text import (
+from udfs.extract.mapped_text import (
     NO_SOURCE,
     MappedText,
     clean_mapped,

@@ -26,8 +26,7 @@ import pyarrow as pa
 import pypdfium2 as pdfium
 
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED, DocumentError, describe, truncate
-from udfs.files import read_bytes
-from udfs.layout import (
+from udfs.extract.layout import (
     Box,
     PageSignals,
     PageText,
@@ -37,8 +36,9 @@ from udfs.layout import (
     page_size,
     read_text_layer,
 )
-from udfs.mapped_text import MappedText, clean_mapped, remove_headers_and_footers
-from udfs.ocr import OcrOptions, OcrResult, ocr_page
+from udfs.extract.mapped_text import MappedText, clean_mapped, remove_headers_and_footers
+from udfs.extract.ocr import OcrOptions, OcrResult, ocr_page
+from udfs.files import read_bytes
 from udfs.pdf import open_pdf
 
 METHOD_TEXT = "text"

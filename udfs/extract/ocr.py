@@ -16,8 +16,8 @@ import pytesseract
 from PIL import Image
 
 from udfs.errors import DocumentError
-from udfs.layout import Box
-from udfs.mapped_text import NO_SOURCE, MappedText
+from udfs.extract.layout import Box
+from udfs.extract.mapped_text import NO_SOURCE, MappedText
 
 # Above this many pixels the render resolution is lowered so the page fits (absurd page sizes).
 MAX_RENDER_PIXELS = 40_000_000

@@ -21,7 +21,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from udfs.mapped_text import NO_SOURCE, MappedText
+from udfs.extract.mapped_text import NO_SOURCE, MappedText
 
 _WORD = re.compile(r"\S+")
 _CID = re.compile(r"\(cid:\d+\)")
