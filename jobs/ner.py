@@ -37,11 +37,11 @@ from jobs.stage import (
 )
 from jobs.state import ner_version
 from jobs.views import PAGE_BREAK, document_text
-from udfs.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
-from udfs.merge import MergePolicy, PriorityRule
-from udfs.ner import NerOptions, recognize_batches
-from udfs.ner_spacy import SpacyOptions, load_spacy
+from udfs.ner.backends.spacy import SpacyOptions, load_spacy
+from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
+from udfs.ner.merge import MergePolicy, PriorityRule
+from udfs.ner.recognize import NerOptions, recognize_batches
 
 STAGE = "ner"
 log = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def ner_options(config: DocnerConfig) -> NerOptions:
     settings = config.ner
     rules = None
     if SOURCE_RULES in settings.backends:
-        from udfs.rules import load_rules
+        from udfs.ner.backends.rules import load_rules
 
         rules = load_rules([resolve_conf_path(config, path) for path in settings.rules.paths])
     transformers = None
     if SOURCE_TRANSFORMERS in settings.backends:
-        from udfs.ner_transformers import TransformersOptions
+        from udfs.ner.backends.transformers import TransformersOptions
 
         tf = settings.transformers
         assert tf.model_path is not None  # enforced by the config validation
@@ -110,8 +110,8 @@ def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[st
     if options.rules is not None:
         models[SOURCE_RULES] = f"{options.rules.name} {options.rules.version}"
     if options.transformers is not None:
-        from udfs.ner_spacy import ModelUnavailable
-        from udfs.ner_transformers import load_transformers
+        from udfs.ner.backends.spacy import ModelUnavailable
+        from udfs.ner.backends.transformers import load_transformers
 
         if Path(options.transformers.model_path).is_dir() or local:
             backend = load_transformers(options.transformers)

@@ -8,9 +8,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.entities import Candidate
-from udfs.merge import MergePolicy, PriorityRule, merge_candidates
-from udfs.ner import PagePlace, entity_id, place_on_pages
+from udfs.ner.entities import Candidate
+from udfs.ner.merge import MergePolicy, PriorityRule, merge_candidates
+from udfs.ner.recognize import PagePlace, entity_id, place_on_pages
 
 POLICY = MergePolicy(
     (

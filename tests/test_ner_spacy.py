@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from udfs import model_cache
-from udfs.ner_spacy import ModelUnavailable, SpacyOptions, cached_spacy, load_spacy, recognize
+from udfs.ner.backends.spacy import ModelUnavailable, SpacyOptions, cached_spacy, load_spacy, recognize
 
 SENTENCE = (
     "This Services Agreement is entered into on March 15, 2023 by Acme Robotics, Inc., a Delaware "

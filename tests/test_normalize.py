@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from udfs.normalize import (
+from udfs.ner.normalize import (
     Normalized,
     entity_key,
     normalize,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.entities import SOURCE_RULES, Candidate, NerBackend
-from udfs.rules import RulesBackend, RulesError, RuleSet, gazetteer_pattern, load_rules
+from udfs.ner.backends.rules import RulesBackend, RulesError, RuleSet, gazetteer_pattern, load_rules
+from udfs.ner.entities import SOURCE_RULES, Candidate, NerBackend
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "conf" / "rules"
 

@@ -15,7 +15,7 @@ from udfs.extract.mapped_text import (
     normalize_unicode,
     remove_headers_and_footers,
 )
-from udfs.ner_spacy import chunk_spans
+from udfs.ner.backends.spacy import chunk_spans
 
 
 def _words(*words: str) -> MappedText:

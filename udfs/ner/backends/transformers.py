@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from udfs.entities import SOURCE_TRANSFORMERS, Candidate
 from udfs.model_cache import get_model
-from udfs.ner_spacy import ModelUnavailable
+from udfs.ner.backends.spacy import ModelUnavailable
+from udfs.ner.entities import SOURCE_TRANSFORMERS, Candidate
 
 if TYPE_CHECKING:
     import torch
@@ -430,7 +430,7 @@ class _Encoded(NamedTuple):
 
 
 class TransformersBackend:
-    """A :class:`udfs.entities.NerBackend` over a loaded token-classification model."""
+    """A :class:`udfs.ner.entities.NerBackend` over a loaded token-classification model."""
 
     source = SOURCE_TRANSFORMERS
 

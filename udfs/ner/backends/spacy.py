@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from udfs.entities import SOURCE_SPACY, Candidate
 from udfs.model_cache import get_model
+from udfs.ner.entities import SOURCE_SPACY, Candidate
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -115,7 +115,7 @@ def recognize(loaded: LoadedSpacy, texts: Sequence[str], options: SpacyOptions) 
 
 
 class SpacyBackend:
-    """The spaCy pipeline as a NER backend (see udfs.entities.NerBackend)."""
+    """The spaCy pipeline as a NER backend (see udfs.ner.entities.NerBackend)."""
 
     source = SOURCE_SPACY
 

@@ -32,7 +32,7 @@ import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from udfs.entities import SOURCE_RULES, Candidate
+from udfs.ner.entities import SOURCE_RULES, Candidate
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LABEL_PATTERN = r"^[A-Z][A-Z0-9_]*$"

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from udfs.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS, Candidate, NerBackend
 from udfs.errors import describe
-from udfs.merge import Merged, MergePolicy, merge_candidates
-from udfs.ner_spacy import SpacyBackend, SpacyOptions
-from udfs.normalize import entity_key, normalize
+from udfs.ner.backends.spacy import SpacyBackend, SpacyOptions
+from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS, Candidate, NerBackend
+from udfs.ner.merge import Merged, MergePolicy, merge_candidates
+from udfs.ner.normalize import entity_key, normalize
 
 if TYPE_CHECKING:
-    from udfs.ner_transformers import TransformersOptions
-    from udfs.rules import RuleSet
+    from udfs.ner.backends.rules import RuleSet
+    from udfs.ner.backends.transformers import TransformersOptions
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ def build_backends(options: NerOptions) -> list[NerBackend]:
         if name == SOURCE_SPACY:
             backends.append(SpacyBackend(options.spacy))
         elif name == SOURCE_TRANSFORMERS:
-            from udfs.ner_transformers import cached_transformers
+            from udfs.ner.backends.transformers import cached_transformers
 
             if options.transformers is None:
                 raise ValueError("the transformers backend is selected but has no options (ner.transformers)")
             backends.append(cached_transformers(options.transformers))
         elif name == SOURCE_RULES:
-            from udfs.rules import RulesBackend
+            from udfs.ner.backends.rules import RulesBackend
 
             if options.rules is None:
                 raise ValueError("the rules backend is selected but no rule set was loaded (ner.rules)")

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from udfs.entities import Candidate
+from udfs.ner.entities import Candidate
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The NER backends: spaCy pipelines, Hugging Face token-classification checkpoints, rules."""
