@@ -177,7 +177,7 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     from jobs.config import load_config
     from jobs.extract import explode_pages, explode_tables, extract_options, extracted, run_extract
     from jobs.ingest import run_ingest
-    from jobs.lake import ensure_tables
+    from jobs.lake.tables import ensure_tables
     from jobs.session import build_spark
     from jobs.stage import StageContext, documents_to_process, new_run_id
 
@@ -210,7 +210,7 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     started = time.perf_counter()
     result = run_extract(ctx)
     seconds = time.perf_counter() - started
-    from jobs.lake import read_table
+    from jobs.lake.tables import read_table
 
     page_rows = read_table(spark, lake, "pages").where(f"run_id = '{ctx.run_id}' AND status = 'ok'").count()
     spark.stop()

@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/lake_bench.py --json build/lake_bench.json
 
 - **write**: 1,000,000 rows with the ``entities`` schema (generated with Spark built-ins and
-  cached first) written through the ``deltars`` Spark data source (``jobs.lake.write_table``,
+  cached first) written through the ``deltars`` Spark data source (``jobs.lake.tables.write_table``,
   one commit) into a fresh table, ``--repeats`` times after one cold write; rows/s per write.
   For comparison, interleaved with those: the same writes with Spark's per-row byte cap on
-  the batches (what tables of wide rows get, see ``jobs.lake.write_batch_conf``), and with
+  the batches (what tables of wide rows get, see ``jobs.lake.tables.write_batch_conf``), and with
   the UDF Arrow batch size (64 rows) the writes used before.
 - **no-op re-run**: ``docner run`` on ``--docs`` CUAD PDFs into a fresh lake, then the same
   command again (a new process, so Spark start is included when it happens): wall seconds of
@@ -38,7 +38,7 @@ def write_throughput(rows: int, repeats: int, work: Path) -> dict[str, object]:
     from pyspark.sql import functions as F
 
     from jobs.config import load_config
-    from jobs.lake import write_table
+    from jobs.lake.tables import write_table
     from jobs.schemas import ENTITIES, TableSpec
     from jobs.session import build_spark, prepare_environment
 
@@ -115,7 +115,7 @@ def docner(*args: str) -> tuple[float, str]:
 
 
 def rerun(cuad: Path, docs: int, work: Path) -> dict[str, object]:
-    from jobs.lake import read_arrow
+    from jobs.lake.tables import read_arrow
 
     inputs = work / "inputs"
     shutil.rmtree(inputs, ignore_errors=True)

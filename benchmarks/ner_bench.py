@@ -230,7 +230,7 @@ def quality_worker(spec: dict) -> dict:
     from jobs.config import load_config
     from jobs.extract import run_extract
     from jobs.ingest import run_ingest
-    from jobs.lake import ensure_tables, read_table
+    from jobs.lake.tables import ensure_tables, read_table
     from jobs.ner import run_ner
     from jobs.session import build_spark
     from jobs.stage import StageContext, new_run_id

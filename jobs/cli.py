@@ -153,8 +153,8 @@ def _config(args: argparse.Namespace) -> DocnerConfig:
 
 
 def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
-    from jobs.faults import arm
-    from jobs.lake import ensure_tables
+    from jobs.lake.delta.faults import arm
+    from jobs.lake.tables import ensure_tables
     from jobs.session import build_spark
     from jobs.stage import StageContext, new_run_id
 
@@ -206,7 +206,7 @@ def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
 
 
 def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
-    from jobs.sql import format_rows
+    from jobs.lake.sql import format_rows
     from jobs.validate import save_validation, validate_lake
 
     with log_context(run_id=args.run_id, stage="validate"):
@@ -246,8 +246,8 @@ def _stage_list(value: str, option: str) -> frozenset[str]:
 
 
 def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.lake.sql import format_rows, list_table_versions, parse_as_of, run_query
     from jobs.session import build_spark
-    from jobs.sql import format_rows, list_table_versions, parse_as_of, run_query
 
     if args.tables:
         table_columns, listing = list_table_versions(args.lake)
@@ -266,8 +266,8 @@ def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 def _maintain_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from dataclasses import astuple, fields
 
-    from jobs.maintain import TableMaintenance, maintain_lake
-    from jobs.sql import format_rows
+    from jobs.lake.maintain import TableMaintenance, maintain_lake
+    from jobs.lake.sql import format_rows
 
     done = maintain_lake(args.lake, config.maintain, dry_run=args.dry_run)
     columns = [f.name for f in fields(TableMaintenance)]
@@ -326,8 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"docner: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        from jobs.delta import DeltaWriteError, PredicateError
-        from jobs.lake import LakeError
+        from jobs.lake.delta import DeltaWriteError, PredicateError
+        from jobs.lake.tables import LakeError
         from jobs.quality import QualityError
         from udfs.ner.backends.spacy import ModelUnavailable
 

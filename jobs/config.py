@@ -50,7 +50,7 @@ class LakeSettings(_Section):
     max_rows_per_file: int = Field(1_000_000, ge=1)
     commit_retries: int = Field(5, ge=0)
     # Arrow batches handed to the write tasks (rows / bytes, whichever is reached first; tables
-    # of narrow rows, TableSpec.narrow_rows, by rows only: jobs.lake.write_batch_conf).
+    # of narrow rows, TableSpec.narrow_rows, by rows only: jobs.lake.tables.write_batch_conf).
     write_batch_rows: int = Field(50_000, ge=1)
     write_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, lt=2**31)
 

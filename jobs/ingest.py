@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from jobs.lake import in_list, read_arrow
+from jobs.lake.tables import in_list, read_arrow
 from jobs.progress import ProgressCounters
 from jobs.runs import record_run
 from jobs.schemas import DATA_TABLES, DOCUMENTS, PROBE_RESULT

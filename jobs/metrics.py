@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from jobs.config import MetricsSettings
-from jobs.lake import read_arrow
+from jobs.lake.tables import read_arrow
 from jobs.schemas import RUNS
 from jobs.state import STATE_STAGES
 

@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
-from jobs.lake import read_table
+from jobs.lake.tables import read_table
+from jobs.lake.views import PAGE_BREAK, document_text
 from jobs.progress import ProgressCounters, counted_input
 from jobs.runs import entity_figures, record_run
 from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, NER_RESULT, PAGES
@@ -36,7 +37,6 @@ from jobs.stage import (
     status_counts,
 )
 from jobs.state import ner_version
-from jobs.views import PAGE_BREAK, document_text
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
 from udfs.ner.backends.spacy import SpacyOptions, load_spacy
 from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from jobs.extract import run_extract
 from jobs.ingest import run_ingest
-from jobs.lake import ensure_tables
+from jobs.lake.sql import format_rows, run_query
+from jobs.lake.tables import ensure_tables
 from jobs.ner import run_ner
 from jobs.progress import log_context
-from jobs.sql import format_rows, run_query
 from jobs.stage import StageContext, StageResult
 from jobs.state import STATE_STAGES
 

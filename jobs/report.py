@@ -41,7 +41,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from jobs.lake import LakeError, read_arrow, table_path, table_versions
+from jobs.lake.tables import LakeError, read_arrow, table_path, table_versions
 from jobs.quality import RESULTS_DIR
 from jobs.state import STATE_STAGES, code_version
 
@@ -1020,7 +1020,7 @@ def write_report(lake: str | Path, out: str | Path | None = None, *, max_runs: i
     ``out`` defaults to ``<lake>/_reports/report-<run id>.html`` (``report-no-runs.html`` for
     a lake without runs), and then ``<lake>/_reports/latest.html`` is refreshed with the same
     page; an explicit ``out`` writes that one file. Trends cover the last ``max_runs`` runs.
-    Raises :class:`jobs.lake.LakeError` when ``lake`` is not a directory."""
+    Raises :class:`jobs.lake.tables.LakeError` when ``lake`` is not a directory."""
     if max_runs < 0:
         raise ValueError(f"max_runs must be 0 or more, not {max_runs}")
     data = gather_report(lake, max_runs=max_runs)

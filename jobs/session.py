@@ -8,7 +8,7 @@ import sys
 from pyspark.sql import SparkSession
 
 from jobs.config import DocnerConfig
-from jobs.delta import DeltaRsDataSource
+from jobs.lake.delta import DeltaRsDataSource
 
 # Set before the JVM and its Python workers start, so every worker inherits them.
 WORKER_ENV = {

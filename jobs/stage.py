@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import DocnerConfig
-from jobs.lake import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
+from jobs.lake.tables import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
 from jobs.progress import ProgressCounters, SparkJobs, StageProgress
 from jobs.quality import (
     ROWS_FRAME,

@@ -95,7 +95,7 @@ def drive(spec: dict) -> dict:
     ``spec["input"]`` against ``spec["master"]`` with the NER resource profile on; returns
     the NER stage's notes, the entity count and the resource profile id of every stage."""
     from jobs.config import load_config
-    from jobs.lake import ensure_tables, read_table
+    from jobs.lake.tables import ensure_tables, read_table
     from jobs.pipeline import run_pipeline
     from jobs.session import build_spark
     from jobs.stage import StageContext, new_run_id

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.delta.files import STRING_STATS_PREFIX, DataFileError, DataFileWriter, FileStats, partition_dir
+from jobs.lake.delta.files import STRING_STATS_PREFIX, DataFileError, DataFileWriter, FileStats, partition_dir
 
 SCHEMA = pa.schema(
     [

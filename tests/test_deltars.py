@@ -12,7 +12,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.lake import read_table
+from jobs.lake.tables import read_table
 
 SCHEMA = T.StructType(
     [
@@ -199,7 +199,7 @@ def test_tables_stay_standard_delta(spark, tmp_path):
 def test_read_table_refuses_tables_it_would_misread(spark, tmp_path):
     from deltalake import Schema
 
-    from jobs.lake import LakeError
+    from jobs.lake.tables import LakeError
 
     DeltaTable.create(
         str(tmp_path / "dv"),
@@ -214,8 +214,8 @@ def test_a_replace_that_loses_a_race_is_planned_again_and_loses_nothing(tmp_path
     """Two writers replace different documents held in the same file: the second commit
     conflicts with the first (both remove that file), is re-planned on the new snapshot and
     lands, keeping the first writer's rows."""
-    import jobs.delta.commit as commit
-    from jobs.lake import write_arrow
+    import jobs.lake.delta.commit as commit
+    from jobs.lake.tables import write_arrow
     from jobs.schemas import TableSpec
 
     spec = TableSpec(
@@ -260,7 +260,7 @@ def _row_groups_per_file(path: Path) -> list[int]:
 
 @pytest.mark.parametrize("narrow_rows, groups", [(False, [10]), (True, [4])])
 def test_write_batches_are_capped_by_rows_and_by_bytes_unless_rows_are_narrow(spark, tmp_path, narrow_rows, groups):
-    from jobs.lake import write_table
+    from jobs.lake.tables import write_table
     from jobs.schemas import TableSpec
 
     spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"), narrow_rows=narrow_rows)
@@ -279,7 +279,7 @@ def test_write_batches_are_capped_by_rows_and_by_bytes_unless_rows_are_narrow(sp
 
 
 def test_write_batch_conf():
-    from jobs.lake import NO_BYTE_CAP, write_batch_conf
+    from jobs.lake.tables import NO_BYTE_CAP, write_batch_conf
     from jobs.schemas import ENTITIES, PAGES
 
     assert write_batch_conf(PAGES, 500, 1 << 20) == {
@@ -292,7 +292,7 @@ def test_write_batch_conf():
 
 
 def test_conform_gives_the_tables_columns_in_order_and_type(spark):
-    from jobs.lake import conform
+    from jobs.lake.tables import conform
     from jobs.schemas import TableSpec
 
     spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"))

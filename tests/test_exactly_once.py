@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.lake import read_arrow
+from jobs.lake.tables import read_arrow
 from tests.pdf_factory import text_pdf
 
 pytestmark = pytest.mark.slow

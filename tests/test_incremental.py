@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobs.ingest import files_to_probe, plan_documents
-from jobs.lake import read_arrow
+from jobs.lake.tables import read_arrow
 from jobs.state import STATE_STAGES, overall
 from tests.pdf_factory import text_pdf
 from udfs.files import InputFile

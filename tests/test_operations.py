@@ -250,7 +250,7 @@ class _Gateway(BaseHTTPRequestHandler):
 
 
 def test_run_metrics_go_to_the_textfile_directory_and_the_pushgateway(tmp_path):
-    from jobs.lake import arrow_rows, ensure_tables, write_arrow
+    from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
     from jobs.schemas import RUNS
 
     lake = tmp_path / "lake"
@@ -277,7 +277,7 @@ def test_run_metrics_go_to_the_textfile_directory_and_the_pushgateway(tmp_path):
 
 
 def test_an_unreachable_pushgateway_does_not_fail_the_run(tmp_path, caplog):
-    from jobs.lake import arrow_rows, ensure_tables, write_arrow
+    from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
     from jobs.schemas import RUNS
 
     lake = tmp_path / "lake"
@@ -357,7 +357,7 @@ def test_coverage_and_run_checks():
 
 
 def test_validate_reads_a_real_lake(tmp_path: Path):
-    from jobs.lake import arrow_rows, ensure_tables, write_arrow
+    from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
     from jobs.schemas import ENTITIES
     from jobs.validate import validate_lake
 
@@ -377,7 +377,7 @@ def test_validate_reads_a_real_lake(tmp_path: Path):
 
 
 def test_lake_check_results_sit_beside_the_gx_results_without_breaking_data_docs_or_the_report(tmp_path):
-    from jobs.lake import ensure_tables
+    from jobs.lake.tables import ensure_tables
     from jobs.quality import build_data_docs
     from jobs.report import parse_quality_result
     from jobs.validate import CheckResult, LakeValidation, save_validation

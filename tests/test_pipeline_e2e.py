@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from jobs.lake import read_table
+from jobs.lake.tables import read_table
 from jobs.pipeline import format_summary, run_pipeline
 from jobs.stage import StageContext, new_run_id
 
@@ -111,7 +111,7 @@ def test_tables_are_stored_cell_by_cell(spark, first_run, sample_dir, gold, lake
 
 
 def test_document_text_maps_back_to_pages(spark, first_run, lake):
-    from jobs.views import document_text
+    from jobs.lake.views import document_text
 
     pages = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages") if r["status"] == "ok"}
     documents = document_text(read_table(spark, lake, "pages")).collect()
@@ -122,7 +122,7 @@ def test_document_text_maps_back_to_pages(spark, first_run, lake):
 
 
 def test_entity_offsets_point_into_the_stored_page_and_document_text(spark, first_run, lake):
-    from jobs.views import document_text
+    from jobs.lake.views import document_text
 
     ctx, _ = first_run
     texts = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages")}
@@ -234,7 +234,7 @@ def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_
     from jobs.config import load_config
     from jobs.extract import run_extract
     from jobs.ingest import run_ingest
-    from jobs.lake import ensure_tables
+    from jobs.lake.tables import ensure_tables
 
     config = load_config("local", overrides=["extract.ocr.tesseract_cmd=/nonexistent/tesseract"])
     ctx = StageContext(spark=spark, config=config, lake=tmp_path, run_id=new_run_id())
@@ -288,9 +288,9 @@ def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run
     import shutil
 
     from jobs.config import load_config
-    from jobs.lake import ensure_tables
+    from jobs.lake.tables import ensure_tables
+    from jobs.lake.views import document_text
     from jobs.ner import run_ner
-    from jobs.views import document_text
     from tests.tiny_models import save_token_classifier
 
     run_id = new_run_id()
@@ -389,7 +389,7 @@ def test_maintain_compacts_checkpoints_and_vacuums_without_changing_content(spar
     import pyarrow.parquet as pq
 
     from jobs.config import load_config
-    from jobs.maintain import maintain_lake
+    from jobs.lake.maintain import maintain_lake
     from tests.conftest import REPO
 
     copy = tmp_path / "lake"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.delta.predicate import PredicateError, evaluate, matches, parse_predicate, referenced_columns
+from jobs.lake.delta.predicate import PredicateError, evaluate, matches, parse_predicate, referenced_columns
 
 TABLE = pa.table(
     {

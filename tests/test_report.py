@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from pyspark.sql import types as T
 
-from jobs.lake import LakeError, arrow_rows, read_arrow, write_arrow
+from jobs.lake.tables import LakeError, arrow_rows, read_arrow, write_arrow
 from jobs.report import (
     EARLIER_COLOUR,
     LATEST_COLOUR,

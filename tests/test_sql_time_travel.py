@@ -11,8 +11,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from jobs.cli import main
-from jobs.lake import LakeError
-from jobs.sql import AsOf, list_table_versions, parse_as_of, run_query
+from jobs.lake.sql import AsOf, list_table_versions, parse_as_of, run_query
+from jobs.lake.tables import LakeError
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from typing import Any
 
 from pyspark.sql import Row, SparkSession
 
-from jobs.lake import LakeError, list_tables, read_table, table_versions
-from jobs.views import VIEWS
+from jobs.lake.tables import LakeError, list_tables, read_table, table_versions
+from jobs.lake.views import VIEWS
 
 FORMATS = ("table", "csv", "json")
 

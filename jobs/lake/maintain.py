@@ -15,7 +15,7 @@ from pathlib import Path
 from deltalake import DeltaTable
 
 from jobs.config import MaintainSettings
-from jobs.lake import list_tables
+from jobs.lake.tables import list_tables
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-from jobs.delta import FORMAT_NAME
-from jobs.delta.commit import (
+from jobs.lake.delta import FORMAT_NAME
+from jobs.lake.delta.commit import (
     ROWS_KEY,
     DeltaWriteError,
     WriteRequest,
@@ -25,8 +25,8 @@ from jobs.delta.commit import (
     commit_write,
     table_arrow_schema,
 )
-from jobs.delta.files import DataFileWriter, local_path
-from jobs.delta.predicate import matches, parse_predicate
+from jobs.lake.delta.files import DataFileWriter, local_path
+from jobs.lake.delta.predicate import matches, parse_predicate
 from jobs.schemas import TABLES, TableSpec
 
 

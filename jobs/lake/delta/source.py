@@ -32,7 +32,7 @@ from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterComm
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
-from jobs.delta.commit import (
+from jobs.lake.delta.commit import (
     DeltaWriteError,
     WriteMode,
     WriteRequest,
@@ -42,8 +42,8 @@ from jobs.delta.commit import (
     table_arrow_schema,
     table_exists,
 )
-from jobs.delta.files import DataFile, DataFileWriter, local_path
-from jobs.delta.predicate import matches, parse_predicate
+from jobs.lake.delta.files import DataFile, DataFileWriter, local_path
+from jobs.lake.delta.predicate import matches, parse_predicate
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _arrow_schema(spark_schema: StructType) -> pa.Schema:
 
 
 class DeltaRsDataSource(DataSource):
-    """Spark Python data source ``deltars`` (write side; read with :func:`jobs.lake.read_table`)."""
+    """Spark Python data source ``deltars`` (write side; read with :func:`jobs.lake.tables.read_table`)."""
 
     @classmethod
     def name(cls) -> str:

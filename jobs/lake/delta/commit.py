@@ -23,7 +23,8 @@ from deltalake import CommitProperties, DeltaTable, Schema, Transaction
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from jobs.delta.files import (
+from jobs.lake.delta.faults import fault_point
+from jobs.lake.delta.files import (
     NULL_PARTITION,
     DataFile,
     DataFileWriter,
@@ -31,8 +32,7 @@ from jobs.delta.files import (
     now_ms,
     partition_value_string,
 )
-from jobs.delta.predicate import Predicate, matches, parse_predicate, referenced_columns
-from jobs.faults import fault_point
+from jobs.lake.delta.predicate import Predicate, matches, parse_predicate, referenced_columns
 
 log = logging.getLogger(__name__)
 
