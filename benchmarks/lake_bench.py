@@ -37,9 +37,9 @@ DEFAULT_CUAD = REPO.parent / "shared" / "datasets" / "cuad-dev"
 def write_throughput(rows: int, repeats: int, work: Path) -> dict[str, object]:
     from pyspark.sql import functions as F
 
+    from jobs.catalog.tables import ENTITIES, TableSpec
     from jobs.config import load_config
     from jobs.lake.tables import write_table
-    from jobs.schemas import ENTITIES, TableSpec
     from jobs.session import build_spark, prepare_environment
 
     prepare_environment()

@@ -96,9 +96,9 @@ def spark_worker(spec: dict) -> dict[str, float]:
     from pyspark.accumulators import AccumulatorParam
     from pyspark.sql.pandas.types import to_arrow_schema
 
+    from jobs.catalog.rows import NER_RESULT
     from jobs.config import load_config
     from jobs.ner import balanced_bins, ner_options, transform_spread
-    from jobs.schemas import NER_RESULT
     from jobs.session import build_spark
     from jobs.stage import partition_keys
     from udfs.ner.recognize import recognize_batches

@@ -18,10 +18,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from jobs.catalog.rows import EXTRACT_RESULT, RAW_PAGE, SCAN_RESULT
+from jobs.catalog.tables import PAGES, TABLE_CELLS
 from jobs.config import DocnerConfig
 from jobs.progress import ProgressCounters, finished_pages, listed_items, struct_child
 from jobs.runs import page_figures, record_run
-from jobs.schemas import EXTRACT_RESULT, PAGES, RAW_PAGE, SCAN_RESULT, TABLE_CELLS
 from jobs.stage import (
     Output,
     StageContext,

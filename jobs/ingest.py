@@ -20,10 +20,11 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from jobs.catalog.rows import PROBE_RESULT
+from jobs.catalog.tables import DATA_TABLES, DOCUMENTS
 from jobs.lake.tables import in_list, read_arrow
 from jobs.progress import ProgressCounters
 from jobs.runs import record_run
-from jobs.schemas import DATA_TABLES, DOCUMENTS, PROBE_RESULT
 from jobs.stage import StageContext, StageResult, partitions_for, status_counts
 from jobs.state import STATUS_REMOVED, ingest_version, overall
 from udfs.errors import STATUS_OK, STATUS_SKIPPED

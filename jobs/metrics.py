@@ -23,9 +23,9 @@ from typing import Any
 import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
+from jobs.catalog.tables import RUNS
 from jobs.config import MetricsSettings
 from jobs.lake.tables import read_arrow
-from jobs.schemas import RUNS
 from jobs.state import STATE_STAGES
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from jobs.catalog.rows import NER_RESULT
+from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake.tables import read_table
 from jobs.lake.views import PAGE_BREAK, document_text
 from jobs.progress import ProgressCounters, counted_input
 from jobs.runs import entity_figures, record_run
-from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, NER_RESULT, PAGES
 from jobs.search import transform_entity_search
 from jobs.stage import (
     Output,

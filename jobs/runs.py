@@ -9,8 +9,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.catalog.tables import RUNS
 from jobs.config import DocnerConfig
-from jobs.schemas import RUNS
 from jobs.stage import StageContext, StageResult
 from jobs.state import code_version
 

@@ -26,8 +26,8 @@ from deltalake import DeltaTable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.catalog.tables import DOCUMENTS, ENTITY_SEARCH, ENTITY_SPAN, SEARCH_ENTITY
 from jobs.lake.tables import LakeError, read_arrow, table_path
-from jobs.schemas import DOCUMENTS, ENTITY_SEARCH, ENTITY_SPAN, SEARCH_ENTITY
 from jobs.state import STATUS_REMOVED
 from udfs.errors import STATUS_OK
 

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
 from jobs.config import DocnerConfig
 from jobs.lake.tables import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
 from jobs.progress import ProgressCounters, SparkJobs, StageProgress
@@ -33,7 +34,6 @@ from jobs.quality import (
     warm_up,
     without_quarantined,
 )
-from jobs.schemas import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
 from jobs.state import STATE_STAGES, is_primary, overall
 from udfs.errors import STATUS_OK, truncate
 

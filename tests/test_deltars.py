@@ -215,8 +215,8 @@ def test_a_replace_that_loses_a_race_is_planned_again_and_loses_nothing(tmp_path
     conflicts with the first (both remove that file), is re-planned on the new snapshot and
     lands, keeping the first writer's rows."""
     import jobs.lake.delta.commit as commit
+    from jobs.catalog.tables import TableSpec
     from jobs.lake.tables import write_arrow
-    from jobs.schemas import TableSpec
 
     spec = TableSpec(
         "t",
@@ -260,8 +260,8 @@ def _row_groups_per_file(path: Path) -> list[int]:
 
 @pytest.mark.parametrize("narrow_rows, groups", [(False, [10]), (True, [4])])
 def test_write_batches_are_capped_by_rows_and_by_bytes_unless_rows_are_narrow(spark, tmp_path, narrow_rows, groups):
+    from jobs.catalog.tables import TableSpec
     from jobs.lake.tables import write_table
-    from jobs.schemas import TableSpec
 
     spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"), narrow_rows=narrow_rows)
     key = "spark.sql.execution.arrow.maxBytesPerBatch"
@@ -279,8 +279,8 @@ def test_write_batches_are_capped_by_rows_and_by_bytes_unless_rows_are_narrow(sp
 
 
 def test_write_batch_conf():
+    from jobs.catalog.tables import ENTITIES, PAGES
     from jobs.lake.tables import NO_BYTE_CAP, write_batch_conf
-    from jobs.schemas import ENTITIES, PAGES
 
     assert write_batch_conf(PAGES, 500, 1 << 20) == {
         "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
@@ -292,8 +292,8 @@ def test_write_batch_conf():
 
 
 def test_conform_gives_the_tables_columns_in_order_and_type(spark):
+    from jobs.catalog.tables import TableSpec
     from jobs.lake.tables import conform
-    from jobs.schemas import TableSpec
 
     spec = TableSpec(name="t", schema=SCHEMA, key=("doc_id", "n"))
     exact = spark.createDataFrame([("a", 1, "x")], SCHEMA)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jobs.schemas import TABLES
+from jobs.catalog.tables import TABLES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "tables.md"
 

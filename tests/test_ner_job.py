@@ -81,8 +81,8 @@ WORDS = [
 
 def _boxes_of(spark, spans):
     """with_entity_boxes over one page with WORDS, for entities at ``spans``; (start, end) → box."""
+    from jobs.catalog.tables import ENTITIES, PAGES
     from jobs.ner import with_entity_boxes
-    from jobs.schemas import ENTITIES, PAGES
 
     page = {f.name: None for f in PAGES.schema.fields} | {
         "doc_id": "d",

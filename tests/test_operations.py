@@ -250,8 +250,8 @@ class _Gateway(BaseHTTPRequestHandler):
 
 
 def test_run_metrics_go_to_the_textfile_directory_and_the_pushgateway(tmp_path):
+    from jobs.catalog.tables import RUNS
     from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
-    from jobs.schemas import RUNS
 
     lake = tmp_path / "lake"
     ensure_tables(lake)
@@ -277,8 +277,8 @@ def test_run_metrics_go_to_the_textfile_directory_and_the_pushgateway(tmp_path):
 
 
 def test_an_unreachable_pushgateway_does_not_fail_the_run(tmp_path, caplog):
+    from jobs.catalog.tables import RUNS
     from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
-    from jobs.schemas import RUNS
 
     lake = tmp_path / "lake"
     ensure_tables(lake)
@@ -357,8 +357,8 @@ def test_coverage_and_run_checks():
 
 
 def test_validate_reads_a_real_lake(tmp_path: Path):
+    from jobs.catalog.tables import ENTITIES
     from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
-    from jobs.schemas import ENTITIES
     from jobs.validate import validate_lake
 
     lake = tmp_path / "lake"

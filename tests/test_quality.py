@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from jobs.catalog.tables import ENTITIES, TABLES
 from jobs.lake.tables import read_arrow
 from jobs.quality import QualityError, audit, build_data_docs, load_suite, without_quarantined
-from jobs.schemas import ENTITIES, TABLES
 from tests.pdf_factory import text_pdf
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "expectations"

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 from pyspark.sql import types as T
 
+from jobs.catalog.tables import DOCUMENTS, ENTITIES, PAGES, QUARANTINE, RUNS, TableSpec
 from jobs.lake.tables import LakeError, arrow_rows, read_arrow, write_arrow
 from jobs.report import (
     EARLIER_COLOUR,
@@ -43,7 +44,6 @@ from jobs.report import (
     trend_series,
     write_report,
 )
-from jobs.schemas import DOCUMENTS, ENTITIES, PAGES, QUARANTINE, RUNS, TableSpec
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 FIXED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)

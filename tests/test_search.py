@@ -12,8 +12,8 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import types as T
 
+from jobs.catalog.tables import DOCUMENTS, ENTITIES
 from jobs.lake.tables import LakeError, arrow_rows, in_list, read_arrow, table_path, write_arrow, write_table
-from jobs.schemas import DOCUMENTS, ENTITIES
 from jobs.search import ENTITY_SEARCH, export_search, export_state_path, transform_entity_search
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)

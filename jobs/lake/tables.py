@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+from jobs.catalog.tables import TABLES, TableSpec
 from jobs.lake.delta import FORMAT_NAME
 from jobs.lake.delta.commit import (
     ROWS_KEY,
@@ -27,7 +28,6 @@ from jobs.lake.delta.commit import (
 )
 from jobs.lake.delta.files import DataFileWriter, local_path
 from jobs.lake.delta.predicate import matches, parse_predicate
-from jobs.schemas import TABLES, TableSpec
 
 
 class LakeError(RuntimeError):

@@ -1,4 +1,4 @@
-"""Schemas of the lake's tables and of the rows the UDFs hand back to Spark.
+"""The lake's tables, declared once: name, schema, key and what else readers and writers need.
 
 Nullability is declared on purpose: a NOT NULL column is enforced by the Delta writer.
 """
@@ -122,7 +122,7 @@ TABLE_CELLS = TableSpec(
     ),
 )
 
-_ENTITY_FIELDS = [
+ENTITY_FIELDS = [
     T.StructField("entity_id", T.StringType(), False),  # sha256 of doc_id, doc_start, doc_end, label
     T.StructField("page_no", T.IntegerType(), False),  # the page the entity starts on
     T.StructField("start", T.IntegerType(), False),  # offsets into that page's pages.text
@@ -154,14 +154,14 @@ ENTITIES = TableSpec(
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),
-            *_ENTITY_FIELDS[:8],
+            *ENTITY_FIELDS[:8],
             T.StructField("label", T.StringType(), False),
             T.StructField("score", T.DoubleType(), True),
             T.StructField("x0", T.DoubleType(), True),  # box of the entity's words on page_no, in points
             T.StructField("top", T.DoubleType(), True),
             T.StructField("x1", T.DoubleType(), True),
             T.StructField("bottom", T.DoubleType(), True),
-            *_ENTITY_FIELDS[10:],
+            *ENTITY_FIELDS[10:],
             T.StructField("run_id", T.StringType(), False),
         ]
     ),
@@ -279,118 +279,3 @@ TABLES: dict[str, TableSpec] = {
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.
 DATA_TABLES = (PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE)
-
-# What the per-document / per-page UDFs return: one outcome row per unit of work, with
-# its results nested and its error (if any) alongside, so that nothing is silently lost.
-PROBE_RESULT = T.StructType(
-    [
-        T.StructField("source_path", T.StringType(), False),
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("size_bytes", T.LongType(), False),
-        T.StructField("page_count", T.IntegerType(), True),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("error_class", T.StringType(), True),
-        T.StructField("error_message", T.StringType(), True),
-    ]
-)
-
-_SIGNALS = [
-    T.StructField("text_chars", T.IntegerType(), True),
-    T.StructField("image_coverage", T.DoubleType(), True),
-    T.StructField("bad_char_share", T.DoubleType(), True),
-    T.StructField("invisible_share", T.DoubleType(), True),
-]
-
-TABLE_CELL = T.StructType(
-    [
-        T.StructField("table_no", T.IntegerType(), False),
-        T.StructField("row", T.IntegerType(), False),
-        T.StructField("col", T.IntegerType(), False),
-        T.StructField("text", T.StringType(), False),
-        T.StructField("x0", T.DoubleType(), False),
-        T.StructField("top", T.DoubleType(), False),
-        T.StructField("x1", T.DoubleType(), False),
-        T.StructField("bottom", T.DoubleType(), False),
-    ]
-)
-
-# Extract pass 1 and 2 output: one row per page (page_no 0: the whole document failed).
-RAW_PAGE = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("source_path", T.StringType(), False),
-        T.StructField("page_count", T.IntegerType(), True),
-        T.StructField("page_no", T.IntegerType(), False),
-        T.StructField("status", T.StringType(), False),  # ok | failed | pending_ocr
-        T.StructField("method", T.StringType(), False),
-        T.StructField("route_reason", T.StringType(), True),
-        T.StructField("error_class", T.StringType(), True),
-        T.StructField("error_message", T.StringType(), True),
-        T.StructField("width_pt", T.DoubleType(), True),
-        T.StructField("height_pt", T.DoubleType(), True),
-        T.StructField("text", T.StringType(), False),
-        T.StructField("spans", T.ArrayType(BOX_SPAN, False), False),
-        T.StructField("tables", T.ArrayType(TABLE_CELL, False), False),
-        *_SIGNALS,
-        T.StructField("ruling_lines", T.IntegerType(), True),
-        T.StructField("columns", T.IntegerType(), True),
-        T.StructField("ocr_confidence", T.DoubleType(), True),
-        T.StructField("ocr_dpi", T.IntegerType(), True),
-        T.StructField("ocr_rotation", T.IntegerType(), True),
-        T.StructField("ocr_skew", T.DoubleType(), True),
-    ]
-)
-
-PAGE_RESULT = T.StructType(
-    [
-        T.StructField("page_no", T.IntegerType(), False),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("error_class", T.StringType(), True),
-        T.StructField("error_message", T.StringType(), True),
-        T.StructField("method", T.StringType(), False),
-        T.StructField("route_reason", T.StringType(), True),
-        T.StructField("text", T.StringType(), False),
-        T.StructField("char_count", T.IntegerType(), False),
-        *_SIGNALS,
-        T.StructField("ocr_confidence", T.DoubleType(), True),
-        T.StructField("width_pt", T.DoubleType(), True),
-        T.StructField("height_pt", T.DoubleType(), True),
-        T.StructField("word_boxes", T.ArrayType(BOX_SPAN, False), False),
-    ]
-)
-
-PAGE_TABLE_CELL = T.StructType([T.StructField("page_no", T.IntegerType(), False), *TABLE_CELL.fields])
-
-# Extract pass 3 output: one row per document.
-EXTRACT_RESULT = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("status", T.StringType(), False),
-        T.StructField("error_class", T.StringType(), True),
-        T.StructField("error_message", T.StringType(), True),
-        T.StructField("pages", T.ArrayType(PAGE_RESULT, False), False),
-        T.StructField("tables", T.ArrayType(PAGE_TABLE_CELL, False), False),
-    ]
-)
-
-# Extract pass 1 output: a page row still to be OCR'd or assembled, or a document that the
-# scan task assembled whole (one range, nothing to OCR).
-SCAN_RESULT = T.StructType(
-    [
-        T.StructField("raw", RAW_PAGE, True),
-        T.StructField("outcome", EXTRACT_RESULT, True),
-    ]
-)
-
-ENTITY_RESULT = T.StructType(_ENTITY_FIELDS)
-
-# NER output: one row per document.
-NER_RESULT = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("error_class", T.StringType(), True),
-        T.StructField("error_message", T.StringType(), True),
-        T.StructField("unmapped", T.IntegerType(), False),  # spans dropped: offsets not matching the text
-        T.StructField("entities", T.ArrayType(ENTITY_RESULT, False), False),
-    ]
-)
