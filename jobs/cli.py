@@ -207,7 +207,7 @@ def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
 
 def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.lake.sql import format_rows
-    from jobs.validate import save_validation, validate_lake
+    from jobs.quality.validate import save_validation, validate_lake
 
     with log_context(run_id=args.run_id, stage="validate"):
         result = validate_lake(args.lake, args.run_id, args.input)
@@ -217,7 +217,7 @@ def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
         if saved is not None:
             log.info("validation result kept in %s", saved)
         if args.data_docs:
-            from jobs.quality import build_data_docs
+            from jobs.quality.audit import build_data_docs
 
             pages = build_data_docs(Path(args.lake), Path(args.data_docs))
             log.info("data docs written to %s", pages[0])
@@ -287,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
             return 0
         if args.command == "data-docs":
-            from jobs.quality import build_data_docs
+            from jobs.quality.audit import build_data_docs
 
             pages = build_data_docs(Path(args.lake), Path(args.out))
             print(f"wrote {pages[0]} and {len(pages) - 1} validation page(s)")
@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from jobs.lake.delta import DeltaWriteError, PredicateError
         from jobs.lake.tables import LakeError
-        from jobs.quality import QualityError
+        from jobs.quality.audit import QualityError
         from udfs.ner.backends.spacy import ModelUnavailable
 
         known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError, QualityError)

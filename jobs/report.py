@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from jobs.lake.tables import LakeError, read_arrow, table_path, table_versions
-from jobs.quality import RESULTS_DIR
+from jobs.quality.audit import RESULTS_DIR
 from jobs.state import STATE_STAGES, code_version
 
 log = logging.getLogger(__name__)
@@ -230,11 +230,11 @@ def score_histogram(table: pa.Table, *, by: str = "source", bins: int = SCORE_BI
 
 
 def parse_quality_result(file_name: str, document: Mapping[str, Any]) -> QualityResult:
-    """The gist of one GX validation result JSON (as :func:`jobs.quality.audit` stores it)."""
+    """The gist of one GX validation result JSON (as :func:`jobs.quality.audit.audit` stores it)."""
     stem = file_name.removesuffix(".json")
     stage, _, rest = stem.partition(".")
     table, _, frame = rest.partition(".")
-    if "checks" in document:  # docner validate's lake checks (jobs.validate), not a GX result
+    if "checks" in document:  # docner validate's lake checks (jobs.quality.validate), not a GX result
         checks = document.get("checks") or []
         return QualityResult(
             file_name=file_name,

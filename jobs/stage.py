@@ -21,7 +21,7 @@ from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARA
 from jobs.config import DocnerConfig
 from jobs.lake.tables import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
 from jobs.progress import ProgressCounters, SparkJobs, StageProgress
-from jobs.quality import (
+from jobs.quality.audit import (
     ROWS_FRAME,
     Audit,
     QualityError,
@@ -119,7 +119,7 @@ class StageContext:
 
     def prepare_checks(self, *specs: TableSpec) -> None:
         """Get the quality suites of ``specs`` ready in the background (see
-        :func:`jobs.quality.warm_up`) while the stage does its Spark work."""
+        :func:`jobs.quality.audit.warm_up`) while the stage does its Spark work."""
         if self.config.quality.enabled:
             warm_up([suite_path(self.config, spec.name) for spec in specs])
 
@@ -256,7 +256,7 @@ def publish_outcomes(
 ) -> None:
     """Write-audit-publish a stage's rows for ``doc_ids``.
 
-    Every output's rows are first checked against its table's suite (``jobs.quality``); if a
+    Every output's rows are first checked against its table's suite (``jobs.quality.audit``); if a
     check fails beyond its threshold the stage stops before anything is published. Then each
     table gets ONE commit replacing those documents' earlier rows (quarantined rows left out
     and written to ``quarantine``), and last the stage's state of every document is recorded

@@ -233,7 +233,7 @@ def test_incremental_runs_process_only_what_changed(spark, tmp_path):
 
     # Extraction again without NER: the entities made from the replaced pages go with them,
     # and the lake stays consistent until NER has run on the documents again.
-    from jobs.validate import validate_lake
+    from jobs.quality.validate import validate_lake
 
     ctx = StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
     assert [r.documents_in for r in run_pipeline(ctx, str(inputs), {"extract"}, ("extract",))] == [2]

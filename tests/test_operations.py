@@ -33,7 +33,7 @@ from jobs.progress import (
     resolve_format,
     struct_child,
 )
-from jobs.validate import (
+from jobs.quality.validate import (
     check_coverage,
     check_documents,
     check_rows,
@@ -359,7 +359,7 @@ def test_coverage_and_run_checks():
 def test_validate_reads_a_real_lake(tmp_path: Path):
     from jobs.catalog.tables import ENTITIES
     from jobs.lake.tables import arrow_rows, ensure_tables, write_arrow
-    from jobs.validate import validate_lake
+    from jobs.quality.validate import validate_lake
 
     lake = tmp_path / "lake"
     ensure_tables(lake)
@@ -378,9 +378,9 @@ def test_validate_reads_a_real_lake(tmp_path: Path):
 
 def test_lake_check_results_sit_beside_the_gx_results_without_breaking_data_docs_or_the_report(tmp_path):
     from jobs.lake.tables import ensure_tables
-    from jobs.quality import build_data_docs
+    from jobs.quality.audit import build_data_docs
+    from jobs.quality.validate import CheckResult, LakeValidation, save_validation
     from jobs.report import parse_quality_result
-    from jobs.validate import CheckResult, LakeValidation, save_validation
 
     lake = tmp_path / "lake"
     ensure_tables(lake)

@@ -10,7 +10,7 @@ from deltalake import DeltaTable
 
 from jobs.catalog.tables import ENTITIES, TABLES
 from jobs.lake.tables import read_arrow
-from jobs.quality import QualityError, audit, build_data_docs, load_suite, without_quarantined
+from jobs.quality.audit import QualityError, audit, build_data_docs, load_suite, without_quarantined
 from tests.pdf_factory import text_pdf
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "expectations"
@@ -104,7 +104,7 @@ def test_failing_rows_are_quarantined_by_key_and_left_out(spark, tmp_path):
 
 
 def test_a_passing_suite_runs_each_check_once_for_its_verdict(spark, tmp_path, monkeypatch):
-    import jobs.quality as quality
+    import jobs.quality.audit as quality
 
     formats = []
     run_checks = quality._run_checks
@@ -193,7 +193,7 @@ def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
 
 
 def test_an_aggregate_of_a_column_without_values_is_stored_as_not_applicable(spark, tmp_path):
-    from jobs.quality import NOT_APPLICABLE, results_directory
+    from jobs.quality.audit import NOT_APPLICABLE, results_directory
     from jobs.report import parse_quality_result
 
     suite_file = tmp_path / "t.json"

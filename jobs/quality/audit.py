@@ -382,7 +382,7 @@ def without_quarantined(rows: DataFrame, report: Audit) -> DataFrame:
     return rows
 
 
-# The lake-wide checks of ``docner validate`` (jobs.validate) are kept beside the stages' GX
+# The lake-wide checks of ``docner validate`` (jobs.quality.validate) are kept beside the stages' GX
 # results, but are not GX results themselves.
 LAKE_CHECKS_FILE = "validate.lake.json"
 

@@ -1,6 +1,6 @@
 """``docner validate``: checks across the tables, after the stages of a run have published.
 
-Each stage already validates its own rows before publishing them (``jobs.quality``). What a
+Each stage already validates its own rows before publishing them (``jobs.quality.audit``). What a
 single stage cannot see is the lake as a whole: whether every input file has its
 ``documents`` row (nothing lost), whether each table's key is unique, whether data rows
 belong to a live document, whether each document's rows come from the run that last
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
 from jobs.lake.tables import read_arrow
-from jobs.quality import LAKE_CHECKS_FILE, results_directory
+from jobs.quality.audit import LAKE_CHECKS_FILE, results_directory
 from jobs.state import STATE_STAGES, STATUS_REMOVED, is_primary, overall
 from udfs.errors import STATUS_OK, STATUS_PARTIAL
 from udfs.files import list_pdfs
