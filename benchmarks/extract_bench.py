@@ -175,11 +175,11 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     the whole stage, or (``path_only``) the extraction path alone: scan, OCR and assembly,
     page and table rows into Spark's ``noop`` sink, without the checks and Delta writes."""
     from jobs.config import load_config
-    from jobs.extract import explode_pages, explode_tables, extract_options, extracted, run_extract
-    from jobs.ingest import run_ingest
     from jobs.lake.tables import ensure_tables
     from jobs.session import build_spark
-    from jobs.stage import StageContext, documents_to_process, new_run_id
+    from jobs.stages.base import StageContext, documents_to_process, new_run_id
+    from jobs.stages.extract import explode_pages, explode_tables, extract_options, extracted, run_extract
+    from jobs.stages.ingest import run_ingest
 
     config = load_config(
         "local",

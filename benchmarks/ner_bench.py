@@ -4,7 +4,7 @@
 
 Speed, on the same texts in the same invocation (CUAD's text renderings of the dev set):
 - spaCy: ``nlp.pipe`` over the same chunks in one process, against the NER stage's UDF
-  (``jobs.ner.transform_recognize`` with the spaCy backend only) through Spark ``local[1]``
+  (``jobs.stages.ner.transform_recognize`` with the spaCy backend only) through Spark ``local[1]``
   and ``local[2]``;
 - transformers, a BERT-base-sized token classifier with random weights (speed does not
   depend on the weights): a plain forward loop (tokenizer windows of 512 with stride 128,
@@ -98,9 +98,9 @@ def spark_worker(spec: dict) -> dict[str, float]:
 
     from jobs.catalog.rows import NER_RESULT
     from jobs.config import load_config
-    from jobs.ner import balanced_bins, ner_options, transform_spread
     from jobs.session import build_spark
-    from jobs.stage import partition_keys
+    from jobs.stages.base import partition_keys
+    from jobs.stages.ner import balanced_bins, ner_options, transform_spread
     from udfs.ner.recognize import recognize_batches
 
     cores = spec["cores"]
@@ -228,12 +228,12 @@ def quality_worker(spec: dict) -> dict:
     import shutil
 
     from jobs.config import load_config
-    from jobs.extract import run_extract
-    from jobs.ingest import run_ingest
     from jobs.lake.tables import ensure_tables, read_table
-    from jobs.ner import run_ner
     from jobs.session import build_spark
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
+    from jobs.stages.extract import run_extract
+    from jobs.stages.ingest import run_ingest
+    from jobs.stages.ner import run_ner
 
     lake = Path(spec["lake"])
     config = load_config("local", overrides=["spark.master=local[2]", "spark.ui_enabled=false"])

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.config import ConfigError, DocnerConfig, load_config
-from jobs.progress import configure_logging, log_context
-from jobs.state import STATE_STAGES
+from jobs.lake.state import STATE_STAGES
+from jobs.ops.progress import configure_logging, log_context
 
 if TYPE_CHECKING:
-    from jobs.stage import StageContext
+    from jobs.stages.base import StageContext
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -156,7 +156,7 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.lake.delta.faults import arm
     from jobs.lake.tables import ensure_tables
     from jobs.session import build_spark
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     arm()
     reprocess = _reprocess_stages(args.reprocess)
@@ -171,10 +171,10 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
 
 def _run_stages(args: argparse.Namespace, ctx: StageContext, reprocess: frozenset[str]) -> int:
-    from jobs.extract import run_extract
-    from jobs.ingest import run_ingest
-    from jobs.ner import run_ner
     from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
+    from jobs.stages.extract import run_extract
+    from jobs.stages.ingest import run_ingest
+    from jobs.stages.ner import run_ner
 
     if args.command == "run":
         print(describe_run(ctx, args.input), flush=True)
@@ -198,7 +198,7 @@ def _run_stages(args: argparse.Namespace, ctx: StageContext, reprocess: frozense
 
 
 def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
-    from jobs.metrics import export_run_metrics
+    from jobs.ops.metrics import export_run_metrics
 
     done = export_run_metrics(config.metrics, lake, run_id)
     if done.path is not None:
@@ -222,7 +222,7 @@ def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
             pages = build_data_docs(Path(args.lake), Path(args.data_docs))
             log.info("data docs written to %s", pages[0])
         if args.report:
-            from jobs.report import write_report
+            from jobs.ops.report import write_report
 
             log.info("report written to %s", write_report(args.lake, args.report))
         if args.run_id:
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         if args.command == "samples":
-            from jobs.samples import generate_samples
+            from jobs.dev.samples import generate_samples
 
             golds = generate_samples(args.out)
             print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {pages[0]} and {len(pages) - 1} validation page(s)")
             return 0
         if args.command == "export-search":
-            from jobs.search import export_search
+            from jobs.ops.export_search import export_search
 
             try:
                 done = export_search(args.lake, args.out, index=args.index, full=args.full)
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         if args.command == "report":
-            from jobs.report import write_report
+            from jobs.ops.report import write_report
 
             if args.max_runs < 0:
                 print("docner: --max-runs must be 0 or more", file=sys.stderr)

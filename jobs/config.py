@@ -89,7 +89,7 @@ class RoutingSettings(_Section):
 class ExtractSettings(_Section):
     max_pages: int = Field(5000, ge=1)
     # A scan range covers at least pages_per_range pages of a document and at most
-    # max_pages_per_range; in between, as many as keep every task slot busy (jobs.extract).
+    # max_pages_per_range; in between, as many as keep every task slot busy (jobs.stages.extract).
     pages_per_range: int = Field(32, ge=1)
     max_pages_per_range: int = Field(512, ge=1)
     # pages that need OCR are spread over all tasks, this many per task

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from jobs.extract import run_extract
-from jobs.ingest import run_ingest
 from jobs.lake.sql import format_rows, run_query
+from jobs.lake.state import STATE_STAGES
 from jobs.lake.tables import ensure_tables
-from jobs.ner import run_ner
-from jobs.progress import log_context
-from jobs.stage import StageContext, StageResult
-from jobs.state import STATE_STAGES
+from jobs.ops.progress import log_context
+from jobs.stages.base import StageContext, StageResult
+from jobs.stages.extract import run_extract
+from jobs.stages.ingest import run_ingest
+from jobs.stages.ner import run_ner
 
 STATUS_COLUMNS = ("ok", "partial", "failed", "skipped", "removed")
 

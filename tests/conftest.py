@@ -34,7 +34,7 @@ def spark(test_config):
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
-    from jobs.samples import generate_samples
+    from jobs.dev.samples import generate_samples
 
     directory = tmp_path_factory.mktemp("samples")
     generate_samples(directory)
@@ -43,7 +43,7 @@ def sample_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gold(sample_dir):
-    from jobs.samples import load_gold
+    from jobs.dev.samples import load_gold
 
     return {g.file: g for g in load_gold(sample_dir)}
 
@@ -53,7 +53,7 @@ def pipeline_run(spark, test_config, sample_dir, tmp_path_factory):
     """The samples through the whole pipeline once, in a lake shared by the modules that only
     read it or work on copies (the end-to-end tests, the report): (lake, context, results)."""
     from jobs.pipeline import run_pipeline
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     lake = tmp_path_factory.mktemp("lake")
     ctx = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())

@@ -98,7 +98,7 @@ def drive(spec: dict) -> dict:
     from jobs.lake.tables import ensure_tables, read_table
     from jobs.pipeline import run_pipeline
     from jobs.session import build_spark
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     config = load_config(
         "local",

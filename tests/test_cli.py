@@ -56,16 +56,15 @@ def _log_records(stderr: str) -> list[dict]:
     return records
 
 
-def test_stage_modules_run_by_themselves_then_sql_json(sample_dir, tmp_path):
+def test_stage_commands_run_by_themselves_then_sql_json(sample_dir, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     for name in ("services_agreement.pdf", "scanned_nda.pdf", "corrupt.pdf"):
         shutil.copy(sample_dir / name, inputs / name)
     lake = tmp_path / "lake"
     run_id = "manual__2026-11-23T10:00:00+00:00"  # an Airflow-style run id
-    for module, extra in (("jobs.ingest", ["--input", str(inputs)]), ("jobs.extract", []), ("jobs.ner", [])):
-        stage = module.split(".")[1]
-        result = _run(sys.executable, "-m", module, "--lake", str(lake), "--run-id", run_id, *extra)
+    for stage, extra in (("ingest", ["--input", str(inputs)]), ("extract", []), ("ner", [])):
+        result = _run(sys.executable, "-m", "jobs.cli", stage, "--lake", str(lake), "--run-id", run_id, *extra)
         assert result.returncode == 0, result.stderr[-3000:]
         assert stage in result.stdout  # the stage's summary line
         # Off a terminal, logs are JSON lines tagged with the run and stage, progress included.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.extract import RANGES_PER_SLOT, page_ranges, range_size, ranges_frame
+from jobs.stages.extract import RANGES_PER_SLOT, page_ranges, range_size, ranges_frame
 
 
 def test_long_documents_are_split_into_page_ranges():

@@ -13,9 +13,9 @@ from deltalake import DeltaTable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.ingest import files_to_probe, plan_documents
+from jobs.lake.state import STATE_STAGES, overall
 from jobs.lake.tables import read_arrow
-from jobs.state import STATE_STAGES, overall
+from jobs.stages.ingest import files_to_probe, plan_documents
 from tests.pdf_factory import text_pdf
 from udfs.files import InputFile
 
@@ -181,7 +181,7 @@ def _conf_copy(tmp_path: Path) -> Path:
 def test_incremental_runs_process_only_what_changed(spark, tmp_path):
     from jobs.config import load_config
     from jobs.pipeline import run_pipeline
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     conf = _conf_copy(tmp_path)
     overrides = ["spark.master=local[2]", "ner.backends=[rules]", "extract.ocr.enabled=false"]

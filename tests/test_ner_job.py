@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobs.config import load_config
-from jobs.ner import balanced_bins, ner_options, resource_profile
+from jobs.stages.ner import balanced_bins, ner_options, resource_profile
 
 
 def test_options_come_from_the_config_and_the_shipped_rules():
@@ -60,8 +60,8 @@ def test_bins_hold_every_document_and_stay_balanced(sizes, bins):
 def test_documents_land_in_the_task_their_bin_names(spark):
     from pyspark.sql import functions as F
 
-    from jobs.ner import transform_spread
-    from jobs.stage import partition_keys
+    from jobs.stages.base import partition_keys
+    from jobs.stages.ner import transform_spread
 
     sizes = {f"d{i}": (i * 7919) % 1000 + 1 for i in range(30)}
     bins = balanced_bins(sizes, 5)
@@ -82,7 +82,7 @@ WORDS = [
 def _boxes_of(spark, spans):
     """with_entity_boxes over one page with WORDS, for entities at ``spans``; (start, end) → box."""
     from jobs.catalog.tables import ENTITIES, PAGES
-    from jobs.ner import with_entity_boxes
+    from jobs.stages.ner import with_entity_boxes
 
     page = {f.name: None for f in PAGES.schema.fields} | {
         "doc_id": "d",

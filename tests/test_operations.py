@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.config import MetricsSettings
-from jobs.metrics import build_registry, export_run_metrics, lake_label
-from jobs.progress import (
+from jobs.ops.metrics import build_registry, export_run_metrics, lake_label
+from jobs.ops.progress import (
     ContextFilter,
     JsonFormatter,
     Snapshot,
@@ -143,7 +143,7 @@ def test_scan_counters_ignore_null_structs_and_pending_pages():
 
 
 def test_a_stage_names_its_spark_jobs(spark, test_config, tmp_path):
-    from jobs.stage import StageContext
+    from jobs.stages.base import StageContext
 
     ctx = StageContext(
         spark=spark,
@@ -378,9 +378,9 @@ def test_validate_reads_a_real_lake(tmp_path: Path):
 
 def test_lake_check_results_sit_beside_the_gx_results_without_breaking_data_docs_or_the_report(tmp_path):
     from jobs.lake.tables import ensure_tables
+    from jobs.ops.report import parse_quality_result
     from jobs.quality.audit import build_data_docs
     from jobs.quality.validate import CheckResult, LakeValidation, save_validation
-    from jobs.report import parse_quality_result
 
     lake = tmp_path / "lake"
     ensure_tables(lake)

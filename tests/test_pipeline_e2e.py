@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from jobs.lake.tables import read_table
 from jobs.pipeline import format_summary, run_pipeline
-from jobs.stage import StageContext, new_run_id
+from jobs.stages.base import StageContext, new_run_id
 
 pytestmark = pytest.mark.slow
 
@@ -232,9 +232,9 @@ def test_rerun_on_the_same_input_commits_nothing_and_reprocess_replaces_rows(
 
 def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_config, sample_dir, tmp_path):
     from jobs.config import load_config
-    from jobs.extract import run_extract
-    from jobs.ingest import run_ingest
     from jobs.lake.tables import ensure_tables
+    from jobs.stages.extract import run_extract
+    from jobs.stages.ingest import run_ingest
 
     config = load_config("local", overrides=["extract.ocr.tesseract_cmd=/nonexistent/tesseract"])
     ctx = StageContext(spark=spark, config=config, lake=tmp_path, run_id=new_run_id())
@@ -290,7 +290,7 @@ def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run
     from jobs.config import load_config
     from jobs.lake.tables import ensure_tables
     from jobs.lake.views import document_text
-    from jobs.ner import run_ner
+    from jobs.stages.ner import run_ner
     from tests.tiny_models import save_token_classifier
 
     run_id = new_run_id()

@@ -144,7 +144,7 @@ def test_above_the_threshold_the_stage_is_blocked_with_the_check_and_count(spark
 def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
     from jobs.config import load_config
     from jobs.pipeline import run_pipeline
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     inputs, lake = tmp_path / "in", tmp_path / "lake"
     inputs.mkdir()
@@ -193,8 +193,8 @@ def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
 
 
 def test_an_aggregate_of_a_column_without_values_is_stored_as_not_applicable(spark, tmp_path):
+    from jobs.ops.report import parse_quality_result
     from jobs.quality.audit import NOT_APPLICABLE, results_directory
-    from jobs.report import parse_quality_result
 
     suite_file = tmp_path / "t.json"
     suite_file.write_text(

@@ -23,7 +23,7 @@ from pyspark.sql import types as T
 
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, PAGES, QUARANTINE, RUNS, TableSpec
 from jobs.lake.tables import LakeError, arrow_rows, read_arrow, write_arrow
-from jobs.report import (
+from jobs.ops.report import (
     EARLIER_COLOUR,
     LATEST_COLOUR,
     LATEST_NAME,
@@ -630,7 +630,7 @@ def sample_lake(pipeline_run, test_config, sample_dir, tmp_path_factory) -> tupl
     tests added), then one more run with nothing left to do: (lake, [the last run that
     validated rows, the no-op run])."""
     from jobs.pipeline import run_pipeline
-    from jobs.stage import StageContext, new_run_id
+    from jobs.stages.base import StageContext, new_run_id
 
     lake = tmp_path_factory.mktemp("report") / "lake"
     shutil.copytree(pipeline_run[0], lake)

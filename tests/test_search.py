@@ -12,9 +12,10 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import types as T
 
-from jobs.catalog.tables import DOCUMENTS, ENTITIES
+from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH
 from jobs.lake.tables import LakeError, arrow_rows, in_list, read_arrow, table_path, write_arrow, write_table
-from jobs.search import ENTITY_SEARCH, export_search, export_state_path, transform_entity_search
+from jobs.ops.export_search import export_search, export_state_path
+from jobs.stages.entity_search import transform_entity_search
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
@@ -304,7 +305,7 @@ def test_export_writes_only_what_changed_and_deletes_what_is_gone(tmp_path):
 
 
 def test_a_failed_export_leaves_the_file_and_the_state_as_they_were(tmp_path, monkeypatch):
-    import jobs.search
+    import jobs.ops.export_search
 
     lake = _lake(tmp_path)
     out = tmp_path / "bulk.ndjson"
@@ -314,7 +315,7 @@ def test_a_failed_export_leaves_the_file_and_the_state_as_they_were(tmp_path, mo
     _replace(lake, ENTITY_SEARCH, "b", [_search_row("b", "h-b2")])
 
     calls = []
-    source = jobs.search.search_source
+    source = jobs.ops.export_search.search_source
 
     def failing(row):
         calls.append(row["doc_id"])
@@ -322,7 +323,7 @@ def test_a_failed_export_leaves_the_file_and_the_state_as_they_were(tmp_path, mo
             raise RuntimeError("disk full")
         return source(row)
 
-    monkeypatch.setattr(jobs.search, "search_source", failing)
+    monkeypatch.setattr(jobs.ops.export_search, "search_source", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         export_search(lake, out, index="docs")
     assert calls == ["a", "b"]

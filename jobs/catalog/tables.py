@@ -31,7 +31,7 @@ STAGE_STATE = T.StructType(
         T.StructField("status", T.StringType(), True),  # ok | partial | failed | skipped | removed
         T.StructField("error_class", T.StringType(), True),
         T.StructField("error_message", T.StringType(), True),
-        T.StructField("version", T.StringType(), True),  # digest of code, settings, models (jobs.state)
+        T.StructField("version", T.StringType(), True),  # digest of code, settings, models (jobs.lake.state)
         T.StructField("run_id", T.StringType(), True),
         T.StructField("finished_at", T.TimestampType(), True),
     ]
@@ -266,7 +266,7 @@ RUNS = TableSpec(
             T.StructField("dq_success", T.BooleanType(), True),  # every check passed; null: nothing checked
             T.StructField("dq_failed", _COUNTS, False),  # "table.check" -> failing rows (1 for table checks)
             T.StructField("dq_seconds", T.DoubleType(), True),  # time spent validating
-            T.StructField("stage_version", T.StringType(), True),  # extract / ner: see jobs.state
+            T.StructField("stage_version", T.StringType(), True),  # extract / ner: see jobs.lake.state
             T.StructField("code_version", T.StringType(), False),
             T.StructField("config_hash", T.StringType(), False),  # sha256 of the effective configuration
             T.StructField("notes", T.ArrayType(T.StringType(), False), False),

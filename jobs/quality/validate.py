@@ -22,9 +22,9 @@ from typing import Any
 import pyarrow.compute as pc
 
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
+from jobs.lake.state import STATE_STAGES, STATUS_REMOVED, is_primary, overall
 from jobs.lake.tables import read_arrow
 from jobs.quality.audit import LAKE_CHECKS_FILE, results_directory
-from jobs.state import STATE_STAGES, STATUS_REMOVED, is_primary, overall
 from udfs.errors import STATUS_OK, STATUS_PARTIAL
 from udfs.files import list_pdfs
 

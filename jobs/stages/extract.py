@@ -21,9 +21,8 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from jobs.catalog.rows import EXTRACT_RESULT, RAW_PAGE, SCAN_RESULT
 from jobs.catalog.tables import PAGES, TABLE_CELLS
 from jobs.config import DocnerConfig
-from jobs.progress import ProgressCounters, finished_pages, listed_items, struct_child
-from jobs.runs import page_figures, record_run
-from jobs.stage import (
+from jobs.ops.progress import ProgressCounters, finished_pages, listed_items, struct_child
+from jobs.stages.base import (
     Output,
     StageContext,
     StageResult,
@@ -34,7 +33,8 @@ from jobs.stage import (
     publish_outcomes,
     status_counts,
 )
-from jobs.state import extract_version
+from jobs.stages.runs import page_figures, record_run
+from jobs.stages.versions import extract_version
 from udfs.extract.ocr import OcrOptions, tesseract_problem, tesseract_version
 from udfs.extract.passes import (
     PENDING,
@@ -311,11 +311,3 @@ def _extract_documents(
             cache=False,
         )
         result.notes.append(f"{extraction.pending_pages} page(s) OCR'd")
-
-
-if __name__ == "__main__":
-    import sys
-
-    from jobs.cli import main
-
-    sys.exit(main(["extract", *sys.argv[1:]]))

@@ -19,8 +19,9 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
 from jobs.config import DocnerConfig
+from jobs.lake.state import STATE_STAGES, is_primary, overall
 from jobs.lake.tables import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
-from jobs.progress import ProgressCounters, SparkJobs, StageProgress
+from jobs.ops.progress import ProgressCounters, SparkJobs, StageProgress
 from jobs.quality.audit import (
     ROWS_FRAME,
     Audit,
@@ -34,7 +35,6 @@ from jobs.quality.audit import (
     warm_up,
     without_quarantined,
 )
-from jobs.state import STATE_STAGES, is_primary, overall
 from udfs.errors import STATUS_OK, truncate
 
 K = TypeVar("K")
@@ -66,7 +66,7 @@ class StageResult:
     dq_failed: dict[str, int] = field(default_factory=dict)  # "table.check" -> failing rows
     dq_success: bool | None = None  # None: nothing was checked
     dq_seconds: float = 0.0
-    stage_version: str | None = None  # jobs.state: what the stage processed documents with
+    stage_version: str | None = None  # jobs.lake.state: what the stage processed documents with
     figures: dict[str, Any] = field(default_factory=dict)  # measured on the published rows (Output.figures)
 
 

@@ -22,11 +22,12 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import PROBE_RESULT
 from jobs.catalog.tables import DATA_TABLES, DOCUMENTS
+from jobs.lake.state import STATUS_REMOVED, overall
 from jobs.lake.tables import in_list, read_arrow
-from jobs.progress import ProgressCounters
-from jobs.runs import record_run
-from jobs.stage import StageContext, StageResult, partitions_for, status_counts
-from jobs.state import STATUS_REMOVED, ingest_version, overall
+from jobs.ops.progress import ProgressCounters
+from jobs.stages.base import StageContext, StageResult, partitions_for, status_counts
+from jobs.stages.runs import record_run
+from jobs.stages.versions import ingest_version
 from udfs.errors import STATUS_OK, STATUS_SKIPPED
 from udfs.files import InputFile, file_name, is_under, list_pdfs, location_root
 from udfs.ingest import probe_batches
@@ -312,11 +313,3 @@ def run_ingest(ctx: StageContext, input_location: str, *, reprocess: bool = Fals
     result.seconds = time.monotonic() - started
     record_run(ctx, result)
     return result
-
-
-if __name__ == "__main__":
-    import sys
-
-    from jobs.cli import main
-
-    sys.exit(main(["ingest", *sys.argv[1:]]))

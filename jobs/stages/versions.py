@@ -1,15 +1,9 @@
-"""Where each document stands: per-stage states, stage versions, and the overall status.
+"""Stage versions: what a stage processed a document with, as a short digest.
 
-Every ``documents`` row carries one state per stage (``ingest_state``, ``extract_state``,
-``ner_state``: status, error, the stage *version* it was processed with, run and time).
 A stage processes a document only when its state is missing or was made with another
 version of the stage — the version is a digest of the pipeline code version, the stage's
 result-relevant settings and its models / rules / libraries — so a re-run on the same input
 does nothing, a changed rule file re-runs NER only, and ``--reprocess`` forces a stage.
-
-The overall ``status`` / ``error_*`` columns are derived from the states, in pipeline order:
-the first stage that failed, skipped or removed the document decides; else the first that
-left it partial; else ``ok``.
 """
 
 from __future__ import annotations
@@ -17,24 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from jobs import code_version
 from jobs.config import DocnerConfig
-from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
-
-STATUS_REMOVED = "removed"  # the source file is gone; the document's rows left the data tables
-STATE_STAGES = ("ingest", "extract", "ner")
-FINAL_STATUSES = (STATUS_FAILED, STATUS_SKIPPED, STATUS_REMOVED)
-
-
-def is_primary(row: Mapping[str, Any]) -> bool:
-    """A documents row whose stage states count: its file is still there and was read (a
-    duplicate's or a removed file's row is kept for the record only)."""
-    state = row["ingest_state"]
-    return row["status"] != STATUS_REMOVED and state is not None and state["status"] == STATUS_OK
-
 
 # Settings that change how fast a stage runs, never what it produces: changing them does
 # not make a new stage version (so it does not reprocess anything).
@@ -49,35 +30,6 @@ PERFORMANCE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
         ("resources",),
     ),
 }
-
-
-@dataclass(frozen=True)
-class Overall:
-    status: str
-    error_class: str | None
-    error_message: str | None
-    error_stage: str | None
-
-
-def overall(states: Mapping[str, Mapping[str, Any] | None]) -> Overall:
-    """The document's status from its stage states (the reference for :func:`overall_columns`)."""
-    present = [(stage, states[stage]) for stage in STATE_STAGES if states.get(stage) is not None]
-    for wanted in (FINAL_STATUSES, (STATUS_PARTIAL,)):
-        for stage, state in present:
-            assert state is not None
-            if state["status"] in wanted:
-                return Overall(state["status"], state["error_class"], state["error_message"], stage)
-    return Overall(STATUS_OK, None, None, None)
-
-
-# --- stage versions -------------------------------------------------------------------------
-
-
-def code_version() -> str:
-    try:
-        return metadata.version("docner")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def _package_versions(names: Sequence[str]) -> dict[str, str]:

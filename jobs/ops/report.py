@@ -41,9 +41,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from jobs import code_version
+from jobs.lake.state import STATE_STAGES
 from jobs.lake.tables import LakeError, read_arrow, table_path, table_versions
 from jobs.quality.audit import RESULTS_DIR
-from jobs.state import STATE_STAGES, code_version
 
 log = logging.getLogger(__name__)
 

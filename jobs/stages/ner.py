@@ -24,10 +24,8 @@ from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES
 from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
 from jobs.lake.tables import read_table
 from jobs.lake.views import PAGE_BREAK, document_text
-from jobs.progress import ProgressCounters, counted_input
-from jobs.runs import entity_figures, record_run
-from jobs.search import transform_entity_search
-from jobs.stage import (
+from jobs.ops.progress import ProgressCounters, counted_input
+from jobs.stages.base import (
     Output,
     StageContext,
     StageResult,
@@ -37,7 +35,9 @@ from jobs.stage import (
     publish_outcomes,
     status_counts,
 )
-from jobs.state import ner_version
+from jobs.stages.entity_search import transform_entity_search
+from jobs.stages.runs import entity_figures, record_run
+from jobs.stages.versions import ner_version
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
 from udfs.ner.backends.spacy import SpacyOptions, load_spacy
 from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
@@ -330,11 +330,3 @@ def transform_statuses(outcomes_df: DataFrame) -> DataFrame:
         "error_class",
         "error_message",
     )
-
-
-if __name__ == "__main__":
-    import sys
-
-    from jobs.cli import main
-
-    sys.exit(main(["ner", *sys.argv[1:]]))

@@ -9,10 +9,10 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs import code_version
 from jobs.catalog.tables import RUNS
 from jobs.config import DocnerConfig
-from jobs.stage import StageContext, StageResult
-from jobs.state import code_version
+from jobs.stages.base import StageContext, StageResult
 
 
 def config_hash(config: DocnerConfig) -> str:

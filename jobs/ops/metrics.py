@@ -25,8 +25,8 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_t
 
 from jobs.catalog.tables import RUNS
 from jobs.config import MetricsSettings
+from jobs.lake.state import STATE_STAGES
 from jobs.lake.tables import read_arrow
-from jobs.state import STATE_STAGES
 
 log = logging.getLogger(__name__)
 PREFIX = "docner"

@@ -1,0 +1,1 @@
+"""Development aids: the sample contract PDFs and their gold entities (``samples``)."""
