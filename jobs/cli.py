@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobs.lake.delta import DeltaWriteError, PredicateError
         from jobs.lake.tables import LakeError
         from jobs.quality.audit import QualityError
-        from udfs.ner.backends.spacy import ModelUnavailable
+        from udfs.errors import ModelUnavailable
 
         known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError, QualityError)
         if isinstance(exc, known):

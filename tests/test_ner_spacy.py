@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from udfs import model_cache
-from udfs.ner.backends.spacy import ModelUnavailable, SpacyOptions, cached_spacy, load_spacy, recognize
+from udfs.errors import ModelUnavailable
+from udfs.ner.backends.spacy import SpacyOptions, cached_spacy, load_spacy, recognize
 
 SENTENCE = (
     "This Services Agreement is entered into on March 15, 2023 by Acme Robotics, Inc., a Delaware "

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from tests.tiny_models import LABELS, WORDS, make_slow_tokenizer, sample_text, save_token_classifier
 from udfs import model_cache
+from udfs.errors import ModelUnavailable
 from udfs.ner.backends import transformers as nt
 from udfs.ner.backends.transformers import (
-    ModelUnavailable,
     TransformersBackend,
     TransformersOptions,
     aggregate_words,

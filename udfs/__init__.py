@@ -1,8 +1,9 @@
-"""What Spark's Python workers run: PDF reading, OCR, cleaning, NER (no Spark imports)."""
+"""What Spark's Python workers run: PDF reading, OCR, cleaning, NER (no Spark imports).
 
-import os
+A worker imports this package when it unpickles any UDF of docner's, so the per-process
+set-up runs here; code that runs in a worker without a UDF of this package (the ``deltars``
+write tasks) calls :func:`udfs.worker.prepare_worker` itself."""
 
-from udfs.worker import freeze_archive_finders
+from udfs.worker import prepare_worker
 
-if os.environ.get("SPARK_REUSE_WORKER"):  # inside a reused Spark Python worker
-    freeze_archive_finders()
+prepare_worker()

@@ -27,6 +27,10 @@ class DocumentError(Exception):
             self.status = status
 
 
+class ModelUnavailable(RuntimeError):
+    """A configured NER model is not installed or not loadable; nothing is downloaded at run time."""
+
+
 @dataclass(frozen=True)
 class Failure:
     error_class: str

@@ -9,6 +9,7 @@ change while a worker lives, so their finders keep their caches.
 
 from __future__ import annotations
 
+import os
 import sys
 import zipimport
 from typing import Any
@@ -35,3 +36,10 @@ def freeze_archive_finders() -> int:
             sys.path_importer_cache[path] = _StaticArchiveFinder(finder)
             wrapped += 1
     return wrapped
+
+
+def prepare_worker() -> None:
+    """Set up this process as a Spark Python worker: in a reused worker (the only kind docner
+    configures), freeze the archive finders. Idempotent; a no-op outside Spark's workers."""
+    if os.environ.get("SPARK_REUSE_WORKER"):
+        freeze_archive_finders()

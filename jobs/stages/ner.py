@@ -111,7 +111,7 @@ def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[st
     if options.rules is not None:
         models[SOURCE_RULES] = f"{options.rules.name} {options.rules.version}"
     if options.transformers is not None:
-        from udfs.ner.backends.spacy import ModelUnavailable
+        from udfs.errors import ModelUnavailable
         from udfs.ner.backends.transformers import load_transformers
 
         if Path(options.transformers.model_path).is_dir() or local:

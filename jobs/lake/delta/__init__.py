@@ -1,6 +1,5 @@
 """Delta Lake through delta-rs: a Spark write data source and the pieces it is made of."""
 
-import udfs  # noqa: F401 - sets up Spark's Python workers (the write tasks run in them)
 from jobs.lake.delta.commit import CommitOutcome, DeltaWriteError, WriteRequest, commit_write
 from jobs.lake.delta.predicate import PredicateError, parse_predicate
 from jobs.lake.delta.source import FORMAT_NAME, DeltaRsDataSource

@@ -44,6 +44,7 @@ from jobs.lake.delta.commit import (
 )
 from jobs.lake.delta.files import DataFile, DataFileWriter, local_path
 from jobs.lake.delta.predicate import matches, parse_predicate
+from udfs.worker import prepare_worker
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
     def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaCommitMessage:
         from pyspark import TaskContext
 
+        prepare_worker()  # this task runs in a Spark Python worker
         context = TaskContext.get()
         label = f"{context.partitionId():05d}" if context is not None else "00000"
         request = self.request

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from udfs.errors import ModelUnavailable
 from udfs.model_cache import get_model
 from udfs.ner.entities import SOURCE_SPACY, Candidate
 
@@ -17,10 +18,6 @@ INSTALL_HINT = (
     "requirements.lock; `make venv` does it) or set ner.spacy.model to a spaCy pipeline directory"
 )
 _BREAKS = ("\n\n", "\n", ". ", " ")
-
-
-class ModelUnavailable(RuntimeError):
-    """The configured model is not installed or not loadable; nothing is downloaded at run time."""
 
 
 @dataclass(frozen=True)

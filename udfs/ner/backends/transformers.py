@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
+from udfs.errors import ModelUnavailable
 from udfs.model_cache import get_model
-from udfs.ner.backends.spacy import ModelUnavailable
 from udfs.ner.entities import SOURCE_TRANSFORMERS, Candidate
 
 if TYPE_CHECKING:
