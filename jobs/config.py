@@ -7,15 +7,27 @@ key, the value and the file (or override) it came from.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from udfs.ner.backends import BACKEND_NAMES
 
 DEFAULT_ENV = "local"
 ENV_VAR = "DOCNER_ENV"
@@ -146,7 +158,13 @@ class RulesSettings(_Section):
     paths: list[str] = Field(default_factory=lambda: ["rules"], min_length=1)
 
 
-Backend = Literal["spacy", "transformers", "rules"]
+def _known_backend(name: str) -> str:
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown NER backend {name!r} (backends: {', '.join(BACKEND_NAMES)})")
+    return name
+
+
+Backend = Annotated[str, AfterValidator(_known_backend)]  # a name of udfs.ner.backends.BACKENDS
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
 
 
@@ -292,6 +310,63 @@ class DocnerConfig(_Section):
     quality: QualitySettings = QualitySettings()
     progress: ProgressSettings = ProgressSettings()
     metrics: MetricsSettings = MetricsSettings()
+
+
+Options = TypeVar("Options")
+
+
+def options_from(
+    section: BaseModel, cls: type[Options], *, elsewhere: Mapping[str, str] | None = None, **given: Any
+) -> Options:
+    """The worker options ``cls`` (a dataclass) of a validated settings ``section``.
+
+    Every field of ``cls`` named like a setting takes the setting's value: a nested section
+    becomes the field's own dataclass, a list a tuple, a mapping a sorted tuple of pairs (the
+    options are frozen and hashable). ``given`` sets the fields that are computed on the driver.
+    Every setting of the section must reach ``cls`` or be named in ``elsewhere`` (dotted for a
+    nested one) with where it goes instead: a setting added to the configuration cannot silently
+    stay behind on the driver. Raises ``TypeError`` naming the setting otherwise.
+    """
+    return _options_from(section, cls, dict(elsewhere or {}), given, prefix="")
+
+
+def _options_from(
+    section: BaseModel, cls: type[Options], elsewhere: dict[str, str], given: Mapping[str, Any], prefix: str
+) -> Options:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    left = sorted(
+        name
+        for name in type(section).model_fields
+        if name not in fields and name not in given and f"{prefix}{name}" not in elsewhere
+    )
+    if left:
+        raise TypeError(
+            f"setting(s) {', '.join(prefix + name for name in left)} reach no field of {cls.__name__}: "
+            "add them to the worker options, or say where they go instead (elsewhere=)"
+        )
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        if name in given:
+            values[name] = given[name]
+        elif name in type(section).model_fields:
+            values[name] = _option_value(getattr(section, name), field, elsewhere, f"{prefix}{name}.")
+    return cls(**values)
+
+
+def _option_value(value: Any, field: dataclasses.Field[Any], elsewhere: dict[str, str], prefix: str) -> Any:
+    if isinstance(value, BaseModel):
+        # A nested section fills the dataclass its field defaults to.
+        default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+        if not dataclasses.is_dataclass(default):
+            raise TypeError(f"setting section {prefix[:-1]} needs a field that defaults to a dataclass")
+        return _options_from(value, type(default), elsewhere, {}, prefix)
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    return value
 
 
 def resolve_conf_path(config: DocnerConfig, path: str) -> Path:

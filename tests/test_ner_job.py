@@ -11,21 +11,22 @@ from jobs.stages.ner import balanced_bins, ner_options, resource_profile
 
 def test_options_come_from_the_config_and_the_shipped_rules():
     options = ner_options(load_config("local"))
-    assert options.backends == ("spacy", "rules")
-    assert options.rules is not None and options.rules.name == "contracts"
-    assert {rule.label for rule in options.rules.rules} >= {"MONEY", "DATE", "PERCENT", "DURATION", "ORG", "ALIAS"}
+    assert [name for name, _ in options.backends] == ["spacy", "rules"]
+    rules = dict(options.backends)["rules"].rule_set
+    assert rules is not None and rules.name == "contracts"
+    assert {rule.label for rule in rules.rules} >= {"MONEY", "DATE", "PERCENT", "DURATION", "ORG", "ALIAS"}
     first = options.merge.priority[0]
     assert first.source == "rules" and first.labels == frozenset({"MONEY", "DATE", "PERCENT", "DURATION"})
-    assert options.transformers is None
+    assert "transformers" not in dict(options.backends)
 
 
 def test_transformers_options_carry_the_label_map(tmp_path):
     config = load_config("local", overrides=["ner.backends=[transformers]", f"ner.transformers.model_path={tmp_path}"])
     options = ner_options(config)
-    assert options.transformers is not None
-    assert options.transformers.model_path == str(tmp_path)
-    assert dict(options.transformers.label_map) == {"PER": "PERSON", "LOC": "GPE"}
-    assert options.rules is None
+    assert [name for name, _ in options.backends] == ["transformers"]
+    transformers = dict(options.backends)["transformers"]
+    assert transformers.model_path == str(tmp_path)
+    assert dict(transformers.label_map) == {"PER": "PERSON", "LOC": "GPE"}
 
 
 def test_gpu_resource_profile_of_the_cluster_gpu_overlay():

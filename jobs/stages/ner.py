@@ -21,7 +21,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import NER_RESULT
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES
-from jobs.config import DocnerConfig, ResourceSettings, resolve_conf_path
+from jobs.config import DocnerConfig, MergeSettings, ResourceSettings, options_from
 from jobs.lake.tables import read_table
 from jobs.lake.views import PAGE_BREAK, document_text
 from jobs.ops.progress import ProgressCounters, counted_input
@@ -39,8 +39,7 @@ from jobs.stages.entity_search import transform_entity_search
 from jobs.stages.runs import entity_figures, record_run
 from jobs.stages.versions import ner_version
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
-from udfs.ner.backends.spacy import SpacyOptions, load_spacy
-from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS
+from udfs.ner.backends import BACKEND_NAMES, backend_module
 from udfs.ner.merge import MergePolicy, PriorityRule
 from udfs.ner.recognize import NerOptions, recognize_batches
 
@@ -48,54 +47,36 @@ STAGE = "ner"
 log = logging.getLogger(__name__)
 
 
-def ner_options(config: DocnerConfig) -> NerOptions:
-    """The NER settings as the (picklable) options the UDF runs with; rule files are read here."""
-    settings = config.ner
-    rules = None
-    if SOURCE_RULES in settings.backends:
-        from udfs.ner.backends.rules import load_rules
+# The ner settings that do not reach the workers as they are: they size the tasks, ask for
+# resources, or are each backend's own options (in NerOptions.backends).
+DRIVER_SETTINGS = {
+    "chars_per_task": "task sizes (run_ner)",
+    "resources": "the stage's resource profile (resource_profile)",
+    "merge": "a MergePolicy (merge_policy)",
+    **{name: "its backend's Options, in NerOptions.backends" for name in BACKEND_NAMES},
+}
 
-        rules = load_rules([resolve_conf_path(config, path) for path in settings.rules.paths])
-    transformers = None
-    if SOURCE_TRANSFORMERS in settings.backends:
-        from udfs.ner.backends.transformers import TransformersOptions
 
-        tf = settings.transformers
-        assert tf.model_path is not None  # enforced by the config validation
-        transformers = TransformersOptions(
-            model_path=str(Path(tf.model_path).expanduser()),
-            model_version=tf.model_version,
-            max_length=tf.max_length,
-            stride=tf.stride,
-            aggregation=tf.aggregation,
-            batch_size=tf.batch_size,
-            precision=tf.precision,
-            device=tf.device,
-            label_map=tuple(sorted(tf.label_map.items())),
-            labels=tuple(tf.labels) if tf.labels else None,
-            min_score=tf.min_score,
-            torch_threads=tf.torch_threads,
+def merge_policy(settings: MergeSettings) -> MergePolicy:
+    return MergePolicy(
+        tuple(
+            PriorityRule(entry.source, frozenset(entry.labels) if entry.labels is not None else None)
+            for entry in settings.priority
         )
-    sp = settings.spacy
-    return NerOptions(
-        backends=tuple(settings.backends),
-        spacy=SpacyOptions(
-            model=sp.model,
-            batch_size=sp.batch_size,
-            max_chunk_chars=sp.max_chunk_chars,
-            labels=tuple(sp.labels) if sp.labels else None,
-        ),
-        transformers=transformers,
-        rules=rules,
-        merge=MergePolicy(
-            tuple(
-                PriorityRule(entry.source, frozenset(entry.labels) if entry.labels is not None else None)
-                for entry in settings.merge.priority
-            )
-        ),
-        labels=frozenset(settings.labels) if settings.labels else None,
-        numeric_date_order=settings.normalize.numeric_date_order,
-        dollar_currency=settings.normalize.dollar_currency,
+    )
+
+
+def ner_options(config: DocnerConfig) -> NerOptions:
+    """The ``ner`` settings as the (picklable) options the tasks run with: each configured
+    backend's section as its Options, prepared on the driver (rule files read here)."""
+    settings = config.ner
+    conf_dir = Path(config.conf_dir)
+    backends = []
+    for name in settings.backends:
+        module = backend_module(name)
+        backends.append((name, module.prepare(options_from(getattr(settings, name), module.Options), conf_dir)))
+    return options_from(
+        settings, NerOptions, elsewhere=DRIVER_SETTINGS, backends=tuple(backends), merge=merge_policy(settings.merge)
     )
 
 
@@ -105,25 +86,11 @@ def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[st
     the model (name and version) of each backend."""
     notes: list[str] = []
     models: dict[str, str] = {}
-    if SOURCE_SPACY in options.backends:
-        loaded = load_spacy(options.spacy.model, options.spacy.max_chunk_chars)
-        models[SOURCE_SPACY] = f"{loaded.name} {loaded.version}"
-    if options.rules is not None:
-        models[SOURCE_RULES] = f"{options.rules.name} {options.rules.version}"
-    if options.transformers is not None:
-        from udfs.errors import ModelUnavailable
-        from udfs.ner.backends.transformers import load_transformers
-
-        if Path(options.transformers.model_path).is_dir() or local:
-            backend = load_transformers(options.transformers)
-            notes.append(f"transformers model {backend.model} {backend.model_version}")
-            models[SOURCE_TRANSFORMERS] = f"{backend.model} {backend.model_version}"
-        elif not local:
-            # On a cluster the checkpoint may be shipped to the executors only (--archives).
-            notes.append(f"transformers model {options.transformers.model_path} is checked on the executors")
-            models[SOURCE_TRANSFORMERS] = options.transformers.model_path
-        else:
-            raise ModelUnavailable(f"no checkpoint directory at {options.transformers.model_path}")
+    for name, backend_options in options.backends:
+        described = backend_module(name).describe(backend_options, local)
+        models[name] = described.model
+        if described.note:
+            notes.append(described.note)
     return notes, models
 
 

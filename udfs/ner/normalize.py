@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Literal, NamedTuple
 
 NumericOrder = Literal["MDY", "DMY"]
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    """How ambiguous values are read (the ``ner.normalize`` settings)."""
+
+    numeric_date_order: NumericOrder | None = None  # an all-numeric date like 03/04/2023; None: not normalised
+    dollar_currency: str = "USD"  # what a bare "$" means
+
 
 _MAX_DIGITS = 30  # longer numerals are not amounts; also keeps Decimal arithmetic exact
 _MAX_CHARS = 300  # no date, amount or duration is longer; keeps the parsers' work bounded

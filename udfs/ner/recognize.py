@@ -12,54 +12,30 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from udfs.errors import describe
-from udfs.ner.backends.spacy import SpacyBackend, SpacyOptions
-from udfs.ner.entities import SOURCE_RULES, SOURCE_SPACY, SOURCE_TRANSFORMERS, Candidate, NerBackend
+from udfs.ner.backends import backend_module
+from udfs.ner.entities import Candidate, NerBackend
 from udfs.ner.merge import Merged, MergePolicy, merge_candidates
-from udfs.ner.normalize import entity_key, normalize
-
-if TYPE_CHECKING:
-    from udfs.ner.backends.rules import RuleSet
-    from udfs.ner.backends.transformers import TransformersOptions
+from udfs.ner.normalize import NormalizeOptions, entity_key, normalize
 
 
 @dataclass(frozen=True)
 class NerOptions:
-    backends: tuple[str, ...] = (SOURCE_SPACY, SOURCE_RULES)
-    spacy: SpacyOptions = field(default_factory=SpacyOptions)
-    transformers: TransformersOptions | None = None
-    rules: RuleSet | None = None
+    """The ``ner`` settings the tasks use (field names as in the settings section)."""
+
+    backends: tuple[tuple[str, Any], ...] = ()  # (backend name, its Options), in the configured order
     merge: MergePolicy = field(default_factory=MergePolicy)
-    labels: frozenset[str] | None = None  # keep only these labels (after each backend's own label map)
-    numeric_date_order: Literal["MDY", "DMY"] | None = None
-    dollar_currency: str = "USD"
+    labels: tuple[str, ...] | None = None  # keep only these labels (after each backend's own label map)
+    normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
 
 
 def build_backends(options: NerOptions) -> list[NerBackend]:
     """The configured backends, their models taken from (or put in) this worker's cache."""
-    backends: list[NerBackend] = []
-    for name in options.backends:
-        if name == SOURCE_SPACY:
-            backends.append(SpacyBackend(options.spacy))
-        elif name == SOURCE_TRANSFORMERS:
-            from udfs.ner.backends.transformers import cached_transformers
-
-            if options.transformers is None:
-                raise ValueError("the transformers backend is selected but has no options (ner.transformers)")
-            backends.append(cached_transformers(options.transformers))
-        elif name == SOURCE_RULES:
-            from udfs.ner.backends.rules import RulesBackend
-
-            if options.rules is None:
-                raise ValueError("the rules backend is selected but no rule set was loaded (ner.rules)")
-            backends.append(RulesBackend(options.rules))
-        else:
-            raise ValueError(f"unknown NER backend {name!r}")
-    return backends
+    return [backend_module(name).load(backend_options) for name, backend_options in options.backends]
 
 
 @dataclass
@@ -75,9 +51,10 @@ def recognize_texts(texts: Sequence[str], backends: Sequence[NerBackend], option
         for index, candidates in enumerate(backend.recognize(texts)):
             found[index].extend(candidates)
     results = []
+    keep = frozenset(options.labels) if options.labels is not None else None
     for text, candidates in zip(texts, found, strict=True):
         valid = [c for c in candidates if 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.text]
-        kept = [c for c in valid if options.labels is None or c.label in options.labels]
+        kept = [c for c in valid if keep is None or c.label in keep]
         results.append(Recognized(merge_candidates(kept, options.merge), len(candidates) - len(valid)))
     return results
 
@@ -124,8 +101,8 @@ def entity_rows(
         value, currency = normalize(
             entity.label,
             entity.text,
-            numeric_date_order=options.numeric_date_order,
-            dollar_currency=options.dollar_currency,
+            numeric_date_order=options.normalize.numeric_date_order,
+            dollar_currency=options.normalize.dollar_currency,
         )
         rows.append(
             {

@@ -21,6 +21,7 @@ A rule file::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from udfs.ner.backends import Described
 from udfs.ner.entities import SOURCE_RULES, Candidate
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -365,3 +367,39 @@ def _content_hash(names: Sequence[str], versions: Sequence[str], rules: Sequence
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:12]
+
+
+# --- the backend contract (udfs.ner.backends) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RulesOptions:
+    """The ``ner.rules`` settings; ``rule_set`` is read from ``paths`` on the driver (``prepare``)
+    and shipped to the workers with the options, compiled there on first use."""
+
+    paths: tuple[str, ...] = ("rules",)  # rule files or directories; relative: from the conf directory
+    rule_set: RuleSet | None = None
+
+
+Options = RulesOptions
+
+
+def prepare(options: RulesOptions, conf_dir: Path) -> RulesOptions:
+    paths = [Path(path).expanduser() for path in options.paths]
+    resolved = [path if path.is_absolute() else conf_dir / path for path in paths]
+    return dataclasses.replace(options, paths=tuple(str(p) for p in resolved), rule_set=load_rules(resolved))
+
+
+def describe(options: RulesOptions, local: bool) -> Described:
+    rule_set = _rule_set(options)
+    return Described(f"{rule_set.name} {rule_set.version}")
+
+
+def load(options: RulesOptions) -> RulesBackend:
+    return RulesBackend(_rule_set(options))
+
+
+def _rule_set(options: RulesOptions) -> RuleSet:
+    if options.rule_set is None:
+        raise ValueError("the rules backend's options hold no rule set: prepare() them on the driver first")
+    return options.rule_set

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from udfs.errors import ModelUnavailable
 from udfs.model_cache import get_model
+from udfs.ner.backends import Described
 from udfs.ner.entities import SOURCE_SPACY, Candidate
 
 if TYPE_CHECKING:
@@ -124,3 +126,22 @@ class SpacyBackend:
 
     def recognize(self, texts: Sequence[str]) -> list[list[Candidate]]:
         return recognize(self.loaded, texts, self.options)
+
+
+# --- the backend contract (udfs.ner.backends) --------------------------------------------------
+
+Options = SpacyOptions
+
+
+def prepare(options: SpacyOptions, conf_dir: Path) -> SpacyOptions:
+    return options
+
+
+def describe(options: SpacyOptions, local: bool) -> Described:
+    """Load the pipeline on the driver: a missing model fails the stage with how to install it."""
+    loaded = load_spacy(options.model, options.max_chunk_chars)
+    return Described(f"{loaded.name} {loaded.version}")
+
+
+def load(options: SpacyOptions) -> SpacyBackend:
+    return SpacyBackend(options)

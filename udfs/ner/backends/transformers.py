@@ -11,6 +11,7 @@ whole and once, and a text that fits in one window gives exactly the unwindowed 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ import numpy as np
 
 from udfs.errors import ModelUnavailable
 from udfs.model_cache import get_model
+from udfs.ner.backends import Described
 from udfs.ner.entities import SOURCE_TRANSFORMERS, Candidate
 
 if TYPE_CHECKING:
@@ -583,3 +585,30 @@ class TransformersBackend:
             log.warning("%d entity span(s) of %s mapped to no text and were dropped", unmapped, self.model)
         found.sort(key=lambda candidate: (candidate.start, candidate.end, candidate.label))
         return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend contract (udfs.ner.backends).
+# ---------------------------------------------------------------------------------------------
+
+Options = TransformersOptions
+
+
+def prepare(options: TransformersOptions, conf_dir: Path) -> TransformersOptions:
+    """``~`` in the checkpoint path expanded (a relative path is taken from the working directory)."""
+    return dataclasses.replace(options, model_path=str(Path(options.model_path).expanduser()))
+
+
+def describe(options: TransformersOptions, local: bool) -> Described:
+    """Load the checkpoint on the driver where it can be seen (always in local mode: a missing one
+    fails the stage there). On a cluster the checkpoint may be shipped to the executors only
+    (``--archives``): then it is checked there, when the tasks load it."""
+    if Path(options.model_path).is_dir() or local:
+        backend = load_transformers(options)
+        model = f"{backend.model} {backend.model_version}"
+        return Described(model, f"transformers model {model}")
+    return Described(options.model_path, f"transformers model {options.model_path} is checked on the executors")
+
+
+def load(options: TransformersOptions) -> TransformersBackend:
+    return cached_transformers(options)
