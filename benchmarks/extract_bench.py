@@ -75,6 +75,7 @@ def build_ocr_set(sources: list[Path], pages_per_doc: int, out_dir: Path) -> dic
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
+    from udfs.extract.ocr import OcrOptions
     from udfs.extract.passes import ExtractOptions, extract_document
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,10 @@ def build_ocr_set(sources: list[Path], pages_per_doc: int, out_dir: Path) -> dic
         data = source.read_bytes()
         count = min(pages_per_doc, _page_count(source))
         digital = extract_document(
-            hashlib.sha256(data).hexdigest(), str(source), count, ExtractOptions(ocr_enabled=False, max_pages=count)
+            hashlib.sha256(data).hexdigest(),
+            str(source),
+            count,
+            ExtractOptions(ocr=OcrOptions(enabled=False), max_pages=count),
         )
         document = pdfium.PdfDocument(data)
         buffer = io.BytesIO()
@@ -110,9 +114,10 @@ def build_ocr_set(sources: list[Path], pages_per_doc: int, out_dir: Path) -> dic
 
 
 def plain_loop(files: list[Path], ocr: bool) -> tuple[float, int, dict[str, list[str]]]:
+    from udfs.extract.ocr import OcrOptions
     from udfs.extract.passes import ExtractOptions, extract_document
 
-    options = ExtractOptions(ocr_enabled=ocr)
+    options = ExtractOptions(ocr=OcrOptions(enabled=ocr))
     texts: dict[str, list[str]] = {}
     pages = 0
     started = time.perf_counter()
@@ -125,12 +130,13 @@ def plain_loop(files: list[Path], ocr: bool) -> tuple[float, int, dict[str, list
 
 
 def _extract_one(args: tuple[str, bool]) -> int:
+    from udfs.extract.ocr import OcrOptions
     from udfs.extract.passes import ExtractOptions, extract_document
 
     path = Path(args[0])
     data = path.read_bytes()
     outcome = extract_document(
-        hashlib.sha256(data).hexdigest(), str(path), _page_count(path), ExtractOptions(ocr_enabled=args[1])
+        hashlib.sha256(data).hexdigest(), str(path), _page_count(path), ExtractOptions(ocr=OcrOptions(enabled=args[1]))
     )
     return len(outcome["pages"])
 

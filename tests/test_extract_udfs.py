@@ -144,13 +144,17 @@ def test_invisible_text_layer_is_measured_and_reocrd(tmp_path):
 
 def test_text_outside_the_page_is_measured(tmp_path):
     data = raw_pdf(text_ops(["text placed far outside the visible page area"] * 3, x=-5000))
-    page = _page(_extract(_file(tmp_path, "outside.pdf", data), ExtractOptions(ocr_enabled=False)))
+    page = _page(_extract(_file(tmp_path, "outside.pdf", data), ExtractOptions(ocr=OcrOptions(enabled=False))))
     assert page["route_reason"] == "ocr_disabled:text_outside_page"
 
 
 def test_unmapped_glyphs_are_measured(tmp_path):
     garbage = "(cid:12)(cid:7)(cid:44) " * 20
-    page = _page(_extract(_file(tmp_path, "cid.pdf", raw_pdf(text_ops([garbage]))), ExtractOptions(ocr_enabled=False)))
+    page = _page(
+        _extract(
+            _file(tmp_path, "cid.pdf", raw_pdf(text_ops([garbage]))), ExtractOptions(ocr=OcrOptions(enabled=False))
+        )
+    )
     assert page["bad_char_share"] > 0.5
     assert page["route_reason"] == "ocr_disabled:unmapped_glyphs"
 
@@ -205,7 +209,7 @@ def test_ruled_table_is_read_row_by_row_without_pipes(sample_dir, gold):
 
 
 def test_ocr_disabled_leaves_scanned_page_empty(sample_dir):
-    page = _page(_extract(sample_dir / "scanned_nda.pdf", ExtractOptions(ocr_enabled=False)))
+    page = _page(_extract(sample_dir / "scanned_nda.pdf", ExtractOptions(ocr=OcrOptions(enabled=False))))
     assert (page["method"], page["text"], page["route_reason"]) == ("text", "", "ocr_disabled:no_text_layer")
 
 
@@ -219,7 +223,7 @@ def test_missing_tesseract_fails_only_the_pages_that_need_it(sample_dir):
 
 
 def test_ocr_timeout_is_recorded_per_page(sample_dir):
-    options = ExtractOptions(ocr=OcrOptions(timeout_s=0.001, detect_orientation=False))
+    options = ExtractOptions(ocr=OcrOptions(page_timeout_s=0.001, detect_orientation=False))
     outcome = _extract(sample_dir / "scanned_nda.pdf", options)
     assert (outcome["status"], outcome["error_class"]) == (STATUS_FAILED, "OcrTimeout")
 

@@ -20,7 +20,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import EXTRACT_RESULT, RAW_PAGE, SCAN_RESULT
 from jobs.catalog.tables import PAGES, TABLE_CELLS
-from jobs.config import DocnerConfig
+from jobs.config import DocnerConfig, options_from
 from jobs.ops.progress import ProgressCounters, finished_pages, listed_items, struct_child
 from jobs.stages.base import (
     Output,
@@ -35,49 +35,24 @@ from jobs.stages.base import (
 )
 from jobs.stages.runs import page_figures, record_run
 from jobs.stages.versions import extract_version
-from udfs.extract.ocr import OcrOptions, tesseract_problem, tesseract_version
-from udfs.extract.passes import (
-    PENDING,
-    ExtractOptions,
-    RoutingOptions,
-    assemble_table,
-    finish_batches,
-    scan_batches,
-)
+from udfs.extract.ocr import tesseract_problem, tesseract_version
+from udfs.extract.passes import PENDING, ExtractOptions, assemble_table, finish_batches, scan_batches
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
 
 
+# The extract settings that stay on the driver: they size the tasks, not what a task does.
+DRIVER_SETTINGS = {
+    "pages_per_range": "scan ranges (range_size)",
+    "max_pages_per_range": "scan ranges (range_size)",
+    "ocr_pages_per_task": "OCR tasks (extracted)",
+}
+
+
 def extract_options(config: DocnerConfig) -> ExtractOptions:
-    settings = config.extract
-    routing, ocr = settings.routing, settings.ocr
-    return ExtractOptions(
-        routing=RoutingOptions(
-            min_text_chars=routing.min_text_chars,
-            min_paths_to_ocr=routing.min_paths_to_ocr,
-            image_page_coverage=routing.image_page_coverage,
-            image_page_max_chars=routing.image_page_max_chars,
-            max_bad_char_share=routing.max_bad_char_share,
-            max_invisible_share=routing.max_invisible_share,
-            max_outside_share=routing.max_outside_share,
-        ),
-        ocr_enabled=ocr.enabled,
-        ocr=OcrOptions(
-            tesseract_cmd=ocr.tesseract_cmd,
-            language=ocr.language,
-            dpi=ocr.dpi,
-            timeout_s=ocr.page_timeout_s,
-            psm=ocr.psm,
-            detect_orientation=ocr.detect_orientation,
-            deskew=ocr.deskew,
-            remove_rulings=ocr.remove_rulings,
-        ),
-        layout_enabled=settings.layout,
-        min_ruling_lines=settings.min_ruling_lines,
-        remove_headers_footers=settings.remove_headers_footers,
-        max_pages=settings.max_pages,
-    )
+    """The ``extract`` settings as the (picklable) options the tasks run with."""
+    return options_from(config.extract, ExtractOptions, elsewhere=DRIVER_SETTINGS)
 
 
 # Scan units per task slot that a batch's pages are cut into at least (while ranges stay
@@ -201,7 +176,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     settings = ctx.config.extract
     result = StageResult(STAGE, ctx.run_id)
     tesseract = None
-    if options.ocr_enabled:
+    if options.ocr.enabled:
         problem = tesseract_problem(options.ocr)
         if problem:
             # Digital pages still extract; pages that need OCR fail and are recorded as such.

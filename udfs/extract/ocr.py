@@ -26,10 +26,11 @@ _RULING_JUNK = re.compile(r"^[|¦!_\[\]{}()—–\-=~.,:;'\"`]+$")
 
 @dataclass(frozen=True)
 class OcrOptions:
+    enabled: bool = True  # off: pages that need OCR fail, recorded as such
     tesseract_cmd: str = "tesseract"
     language: str = "eng"
     dpi: int = 300
-    timeout_s: float = 120.0
+    page_timeout_s: float = 120.0
     psm: int = 3
     detect_orientation: bool = True
     deskew: bool = True
@@ -108,14 +109,14 @@ def render_page(page: pdfium.PdfPage, dpi: int) -> Image.Image:
 def _call(options: OcrOptions, function: Any, image: Image.Image, **kwargs: Any) -> Any:
     pytesseract.pytesseract.tesseract_cmd = options.tesseract_cmd
     try:
-        return function(image, lang=kwargs.pop("lang", options.language), timeout=options.timeout_s, **kwargs)
+        return function(image, lang=kwargs.pop("lang", options.language), timeout=options.page_timeout_s, **kwargs)
     except pytesseract.TesseractNotFoundError:
         raise DocumentError(f"Tesseract executable {options.tesseract_cmd!r} not found", "OcrUnavailable") from None
     except pytesseract.TesseractError as exc:  # a RuntimeError subclass: test it first
         raise DocumentError(f"Tesseract failed: {exc}", "OcrError") from None
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
-            raise DocumentError(f"OCR exceeded {options.timeout_s:g} s", "OcrTimeout") from None
+            raise DocumentError(f"OCR exceeded {options.page_timeout_s:g} s", "OcrTimeout") from None
         raise DocumentError(f"Tesseract failed: {exc}", "OcrError") from None
 
 

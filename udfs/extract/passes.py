@@ -63,10 +63,11 @@ class RoutingOptions:
 
 @dataclass(frozen=True)
 class ExtractOptions:
+    """The ``extract`` settings the tasks use (field names as in the settings section)."""
+
     routing: RoutingOptions = field(default_factory=RoutingOptions)
-    ocr_enabled: bool = True
     ocr: OcrOptions = field(default_factory=OcrOptions)
-    layout_enabled: bool = True
+    layout: bool = True
     min_ruling_lines: int = 4
     remove_headers_footers: bool = True
     max_pages: int = 5000
@@ -207,14 +208,14 @@ def scan_page(
         columns=signals.columns,
     )
     needs_ocr, reason = route(signals, options.routing)
-    if needs_ocr and options.ocr_enabled:
+    if needs_ocr and options.ocr.enabled:
         row.update(status=PENDING, method=METHOD_OCR, route_reason=reason)
         return row
     if needs_ocr:
         row.update(route_reason=f"ocr_disabled:{reason}")
         return _with_text(row, layer)
     wants_layout = signals.columns > 1 or signals.ruling_lines >= options.min_ruling_lines
-    if options.layout_enabled and wants_layout:
+    if options.layout and wants_layout:
         try:
             laid_out = layout_with_pdfplumber(plumber.page(page_no), table_start=1)
             row.update(route_reason="layout:columns" if signals.columns > 1 else "layout:table")
