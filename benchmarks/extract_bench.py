@@ -202,7 +202,7 @@ def spark_worker(input_dir: Path, cores: int, ocr: bool, lake: Path, path_only: 
     if path_only:
         documents = [
             (r["doc_id"], r["source_path"], r["page_count"])
-            for r in documents_to_process(ctx, "extract", "", lambda row: True, reprocess=True)
+            for r in documents_to_process(ctx, "extract", "", reprocess=True)
         ]
         started = time.perf_counter()
         with extracted(ctx, extract_options(config), documents) as extraction:

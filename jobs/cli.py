@@ -4,6 +4,10 @@
     docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner extract --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner ner     --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+    docner stages  [--format table|csv|json]
+
+The stage commands (one per stage of ``jobs.catalog.stages.STAGES``) and ``run`` come from the
+stage registry; ``--input`` is needed when a stage that reads the input runs.
 
 Runs are incremental: each stage processes only the documents it has not processed with
 its current version (code, settings, models, rules); ``--reprocess`` forces it.
@@ -31,8 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobs.catalog.stages import STAGE_NAMES, STAGES, stage_spec
 from jobs.config import ConfigError, DocnerConfig, load_config
-from jobs.lake.state import STATE_STAGES
 from jobs.ops.progress import configure_logging, log_context
 
 if TYPE_CHECKING:
@@ -55,9 +59,14 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool) -> None:
-    if needs_input:
-        parser.add_argument("--input", required=True, help="directory (searched recursively) or file of PDFs")
+def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool, takes_input: bool | None = None) -> None:
+    if needs_input or takes_input:
+        parser.add_argument(
+            "--input",
+            required=needs_input,
+            help="directory (searched recursively) or file of PDFs"
+            + ("" if needs_input else f" (needed by {', '.join(s.name for s in STAGES if s.needs_input)})"),
+        )
     parser.add_argument("--lake", required=True, help="directory of the Delta tables")
     parser.add_argument(
         "--run-id", help="run id (default: a new one); a retry with the same id commits each write once"
@@ -65,11 +74,11 @@ def _add_stage_args(parser: argparse.ArgumentParser, needs_input: bool) -> None:
     parser.add_argument(
         "--reprocess",
         nargs="?",
-        const=",".join(STATE_STAGES),
+        const=",".join(STAGE_NAMES),
         default="",
         metavar="STAGE[,STAGE]",
         help="process documents again even when done with the same stage version "
-        "(all stages of the command, or those named: ingest, extract, ner)",
+        f"(all stages of the command, or those named: {', '.join(STAGE_NAMES)})",
     )
     _add_config_args(parser)
 
@@ -86,17 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="log records as JSON lines or text (auto: text on a terminal, JSON otherwise)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="ingest, extract and ner in one go")
-    _add_stage_args(run, needs_input=True)
+    run = commands.add_parser("run", help=f"the stages in one go: {', '.join(STAGE_NAMES)}")
+    _add_stage_args(run, needs_input=False, takes_input=True)
     run.add_argument(
         "--stages",
-        default=",".join(STATE_STAGES),
+        default=",".join(STAGE_NAMES),
         metavar="STAGE[,STAGE]",
-        help="the stages to run, in pipeline order (default: ingest,extract,ner)",
+        help=f"the stages to run, in pipeline order (default: {','.join(STAGE_NAMES)})",
     )
-    _add_stage_args(commands.add_parser("ingest", help="record the input PDFs in `documents`"), needs_input=True)
-    _add_stage_args(commands.add_parser("extract", help="page text into `pages`"), needs_input=False)
-    _add_stage_args(commands.add_parser("ner", help="named entities into `entities`"), needs_input=False)
+    for stage in STAGES:
+        _add_stage_args(commands.add_parser(stage.name, help=stage.summary), needs_input=stage.needs_input)
+    stages = commands.add_parser("stages", help="list the pipeline's stages, their tables and Airflow tasks")
+    stages.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql = commands.add_parser("sql", help="run SQL over the lake's tables")
     sql.add_argument("--lake", required=True)
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -158,8 +168,13 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.session import build_spark
     from jobs.stages.base import StageContext, new_run_id
 
-    arm()
     reprocess = _reprocess_stages(args.reprocess)
+    if args.command == "run" and not args.input:
+        readers = [name for name in _stage_list(args.stages, "--stages") if stage_spec(name).needs_input]
+        if readers:
+            print(f"docner run: --input is needed by the stage(s) {', '.join(readers)}", file=sys.stderr)
+            return EXIT_USAGE
+    arm()
     lake = Path(args.lake).absolute()
     lake.mkdir(parents=True, exist_ok=True)
     ensure_tables(lake)
@@ -171,30 +186,43 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
 
 def _run_stages(args: argparse.Namespace, ctx: StageContext, reprocess: frozenset[str]) -> int:
-    from jobs.pipeline import describe_run, format_example, format_summary, run_pipeline
-    from jobs.stages.extract import run_extract
-    from jobs.stages.ingest import run_ingest
-    from jobs.stages.ner import run_ner
+    from jobs.console import describe_run, format_example, format_summary
+    from jobs.pipeline import run_pipeline, run_stage
 
     if args.command == "run":
-        print(describe_run(ctx, args.input), flush=True)
+        print(describe_run(ctx, args.input or "-"), flush=True)
         results = run_pipeline(ctx, args.input, reprocess, _stage_list(args.stages, "--stages"))
         print(format_summary(results))
-        if any(result.documents_in for result in results if result.stage != "ingest"):
+        if any(result.documents_in for result in results if not stage_spec(result.stage).needs_input):
             print()
             print(format_example(ctx))
         else:
             print("nothing to do: every document is up to date (--reprocess forces a stage)")
     else:
-        stage = {
-            "ingest": lambda: run_ingest(ctx, args.input, reprocess="ingest" in reprocess),
-            "extract": lambda: run_extract(ctx, reprocess="extract" in reprocess),
-            "ner": lambda: run_ner(ctx, reprocess="ner" in reprocess),
-        }
-        with log_context(stage=args.command):
-            result = stage[args.command]()
+        stage = stage_spec(args.command)
+        result = run_stage(ctx, stage, getattr(args, "input", None), reprocess=stage.name in reprocess)
         print(format_summary([result]))
     return 0
+
+
+def stage_listing() -> tuple[list[str], list[tuple[object, ...]]]:
+    """``docner stages``: each stage with what it reads, writes and which Airflow task runs it
+    (``airflow_dags/docner_stages.json`` is this listing as JSON, for the DAG)."""
+    from jobs.catalog.tables import TABLES
+
+    columns = ["stage", "summary", "after", "needs_input", "tables", "dag_task"]
+    rows: list[tuple[object, ...]] = [
+        (
+            stage.name,
+            stage.summary,
+            stage.after,
+            stage.needs_input,
+            [spec.name for spec in TABLES.values() if spec.stage == stage.name],
+            stage.dag_task,
+        )
+        for stage in STAGES
+    ]
+    return columns, rows
 
 
 def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
@@ -206,7 +234,7 @@ def _export_metrics(config: DocnerConfig, lake: Path, run_id: str) -> None:
 
 
 def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
-    from jobs.lake.sql import format_rows
+    from jobs.console import format_rows
     from jobs.quality.validate import save_validation, validate_lake
 
     with log_context(run_id=args.run_id, stage="validate"):
@@ -239,14 +267,15 @@ def _reprocess_stages(value: str) -> frozenset[str]:
 
 def _stage_list(value: str, option: str) -> frozenset[str]:
     stages = frozenset(part.strip() for part in value.split(",") if part.strip())
-    unknown = sorted(stages - set(STATE_STAGES))
+    unknown = sorted(stages - set(STAGE_NAMES))
     if unknown:
-        raise ConfigError(f"{option} names unknown stages {unknown} (stages: {', '.join(STATE_STAGES)})")
+        raise ConfigError(f"{option} names unknown stages {unknown} (stages: {', '.join(STAGE_NAMES)})")
     return stages
 
 
 def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
-    from jobs.lake.sql import format_rows, list_table_versions, parse_as_of, run_query
+    from jobs.console import format_rows
+    from jobs.lake.sql import list_table_versions, parse_as_of, run_query
     from jobs.session import build_spark
 
     if args.tables:
@@ -266,8 +295,8 @@ def _sql_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 def _maintain_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from dataclasses import astuple, fields
 
+    from jobs.console import format_rows
     from jobs.lake.maintain import TableMaintenance, maintain_lake
-    from jobs.lake.sql import format_rows
 
     done = maintain_lake(args.lake, config.maintain, dry_run=args.dry_run)
     columns = [f.name for f in fields(TableMaintenance)]
@@ -285,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             golds = generate_samples(args.out)
             print(f"wrote {len(golds)} sample files and gold.json to {Path(args.out).absolute()}")
+            return 0
+        if args.command == "stages":
+            from jobs.console import format_rows
+
+            columns, rows = stage_listing()
+            sys.stdout.write(format_rows(columns, rows, args.format) + "\n")
             return 0
         if args.command == "data-docs":
             from jobs.quality.audit import build_data_docs

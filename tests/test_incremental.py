@@ -13,7 +13,8 @@ from deltalake import DeltaTable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.lake.state import STATE_STAGES, overall
+from jobs.catalog.stages import STAGE_NAMES
+from jobs.lake.state import overall
 from jobs.lake.tables import read_arrow
 from jobs.stages.ingest import files_to_probe, plan_documents
 from tests.pdf_factory import text_pdf
@@ -34,10 +35,10 @@ _state = st.none() | st.fixed_dictionaries(
 )
 
 
-@given(st.fixed_dictionaries({stage: _state for stage in STATE_STAGES}))
+@given(st.fixed_dictionaries({stage: _state for stage in STAGE_NAMES}))
 def test_overall_status_is_the_first_final_then_the_first_partial(states):
     result = overall(states)
-    present = [(s, states[s]) for s in STATE_STAGES if states[s] is not None]
+    present = [(s, states[s]) for s in STAGE_NAMES if states[s] is not None]
     final = [(s, x) for s, x in present if x["status"] in ("failed", "skipped", "removed")]
     partial = [(s, x) for s, x in present if x["status"] == "partial"]
     if final:

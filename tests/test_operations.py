@@ -344,7 +344,7 @@ def test_coverage_and_run_checks():
         "d2": _document("d2", "/b.pdf", ner_state=None),
         "d3": _document("d3", "/c.pdf", extract_state=_state(status="failed"), ner_state=None),
     }
-    coverage = {c.name: c for c in check_coverage(primary, {"d2"}, ["d1", "d1"])}
+    coverage = {c.name: c for c in check_coverage(primary, {"pages": ["d2"], "entity_search": ["d1", "d1"]})}
     assert coverage["extracted_have_pages"].examples == ["d1"]
     assert coverage["recognized_have_search_row"].examples == ["d1"]  # two rows for one document
     runs = [{"run_id": "r1", "stage": "ingest"}]

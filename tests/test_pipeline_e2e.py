@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from jobs.console import format_summary
 from jobs.lake.tables import read_table
-from jobs.pipeline import format_summary, run_pipeline
+from jobs.pipeline import run_pipeline
 from jobs.stages.base import StageContext, new_run_id
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,20 @@ Nullability is declared on purpose: a NOT NULL column is enforced by the Delta w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pyspark.sql import types as T
+
+from jobs.catalog.stages import FIGURES, STAGE_NAMES, STAGES
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which documents must have rows in a stage's table (checked by ``docner validate``)."""
+
+    check: str  # the check's name
+    rows: Literal["some", "one"]  # every document the stage left ok or partial has rows / exactly one row
+    description: str
 
 
 @dataclass(frozen=True)
@@ -17,6 +29,11 @@ class TableSpec:
     key: tuple[str, ...]
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    stage: str | None = None  # the stage that produces its rows (None: every stage writes it)
+    # Rows of a document's content, keyed by doc_id: a removed document leaves the table, and a
+    # document processed again by an earlier stage leaves the tables of the stages after it.
+    per_document: bool = False
+    coverage: Coverage | None = None
     # Rows hold no document, page or cell text, only short fields: a write hands its tasks
     # Arrow batches bounded by row count alone (``lake.write_batch_rows``), sparing Spark's
     # per-row byte accounting (measured: 774k against 595k rows/s for a million entity rows).
@@ -37,10 +54,20 @@ STAGE_STATE = T.StructType(
     ]
 )
 
+
+def _state_fields() -> list[T.StructField]:
+    """One state column per stage; the first stage makes the row, so its state is never null."""
+    return [
+        T.StructField(stage.state_column, STAGE_STATE, index > 0)  # null: not processed (yet, or again)
+        for index, stage in enumerate(STAGES)
+    ]
+
+
 DOCUMENTS = TableSpec(
     name="documents",
     description="One row per input PDF file, whatever happened to it.",
     key=("doc_id", "source_path"),
+    stage=STAGES[0].name,
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),  # sha256 of the file's bytes
@@ -52,10 +79,8 @@ DOCUMENTS = TableSpec(
             T.StructField("status", T.StringType(), False),  # ok | partial | failed | skipped | removed
             T.StructField("error_class", T.StringType(), True),
             T.StructField("error_message", T.StringType(), True),
-            T.StructField("error_stage", T.StringType(), True),  # ingest | extract | ner
-            T.StructField("ingest_state", STAGE_STATE, False),
-            T.StructField("extract_state", STAGE_STATE, True),  # null: not extracted (yet, or again)
-            T.StructField("ner_state", STAGE_STATE, True),
+            T.StructField("error_stage", T.StringType(), True),  # the stage whose state decided the status
+            *_state_fields(),
             T.StructField("run_id", T.StringType(), False),  # the run that last read the file
             T.StructField("ingested_at", T.TimestampType(), False),
         ]
@@ -77,6 +102,9 @@ PAGES = TableSpec(
     name="pages",
     description="Every page of every processed document; entity offsets point into `text`.",
     key=("doc_id", "page_no"),
+    stage="extract",
+    per_document=True,
+    coverage=Coverage("extracted_have_pages", "some", "every document extracted (ok or partial) has pages rows"),
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),
@@ -105,6 +133,8 @@ TABLE_CELLS = TableSpec(
     name="tables",
     description="Cells of the ruled tables found on digital pages, also present in the page text.",
     key=("doc_id", "page_no", "table_no", "row", "col"),
+    stage="extract",
+    per_document=True,
     schema=T.StructType(
         [
             T.StructField("doc_id", T.StringType(), False),
@@ -150,6 +180,8 @@ ENTITIES = TableSpec(
         "(doc_id, page_no) when end_page_no == page_no (else its part on page_no)."
     ),
     key=("doc_id", "entity_id"),
+    stage="ner",
+    per_document=True,
     narrow_rows=True,
     schema=T.StructType(
         [
@@ -193,6 +225,13 @@ SEARCH_ENTITY = T.StructType(
 
 ENTITY_SEARCH = TableSpec(
     name="entity_search",
+    stage="ner",
+    per_document=True,
+    coverage=Coverage(
+        "recognized_have_search_row",
+        "one",
+        "every document recognized (ok or partial) has exactly one entity_search row",
+    ),
     description=(
         "One row per recognized document: its entities grouped by label and entity_key, with a "
         "hash of that content for incremental export to a search engine."
@@ -218,6 +257,7 @@ QUARANTINE = TableSpec(
     name="quarantine",
     description="Rows a data-quality check kept out of their table, with the check and the reason.",
     key=("table_name", "row_key", "check"),
+    per_document=True,
     schema=T.StructType(
         [
             T.StructField("table_name", T.StringType(), False),  # the table the row was for
@@ -243,7 +283,7 @@ RUNS = TableSpec(
     schema=T.StructType(
         [
             T.StructField("run_id", T.StringType(), False),
-            T.StructField("stage", T.StringType(), False),  # ingest | extract | ner
+            T.StructField("stage", T.StringType(), False),  # one of jobs.catalog.stages.STAGE_NAMES
             T.StructField("env", T.StringType(), False),
             T.StructField("started_at", T.TimestampType(), False),
             T.StructField("finished_at", T.TimestampType(), False),
@@ -252,13 +292,8 @@ RUNS = TableSpec(
             T.StructField("documents_by_status", _COUNTS, False),  # this run's documents after the stage
             T.StructField("rows_written", _COUNTS, False),  # table -> rows
             T.StructField("table_versions", _COUNTS, False),  # table -> version committed
-            T.StructField("pages", T.LongType(), True),  # extract: pages written
-            T.StructField("pages_per_s", T.DoubleType(), True),
-            T.StructField("ocr_page_share", T.DoubleType(), True),  # extract: share of ok pages read by OCR
-            T.StructField("entities", T.LongType(), True),  # ner
-            T.StructField("entities_per_document", T.DoubleType(), True),
-            T.StructField("mean_score", T.DoubleType(), True),  # ner: over entities with a score
-            T.StructField("label_mix", _COUNTS, True),  # ner: label -> entities
+            # The stages' own figures (jobs.catalog.stages: StageSpec.figures), null in other stages' rows.
+            *(T.StructField(figure.name, figure.type, True) for figure in FIGURES),
             T.StructField(
                 "models", T.MapType(T.StringType(), T.StringType(), False), False
             ),  # backend -> model version
@@ -274,8 +309,23 @@ RUNS = TableSpec(
     ),
 )
 
+# Every table of the lake, declared once: the list the rest derives from.
 TABLES: dict[str, TableSpec] = {
     spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE, RUNS)
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.
-DATA_TABLES = (PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE)
+DATA_TABLES: tuple[TableSpec, ...] = tuple(spec for spec in TABLES.values() if spec.per_document)
+
+
+def stage_tables(stage: str) -> tuple[TableSpec, ...]:
+    """The content tables ``stage`` produces (its ``documents`` state aside)."""
+    return tuple(spec for spec in DATA_TABLES if spec.stage == stage)
+
+
+def _check_stages() -> None:
+    unknown = sorted({spec.stage for spec in TABLES.values() if spec.stage is not None} - set(STAGE_NAMES))
+    if unknown:
+        raise ValueError(f"tables name unknown stages {unknown} (stages: {', '.join(STAGE_NAMES)})")
+
+
+_check_stages()

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import csv
 import datetime as dt
-import decimal
-import io
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +13,6 @@ from pyspark.sql import Row, SparkSession
 
 from jobs.lake.tables import LakeError, list_tables, read_table, table_versions
 from jobs.lake.views import VIEWS
-
-FORMATS = ("table", "csv", "json")
 
 
 @dataclass(frozen=True)
@@ -94,55 +87,3 @@ def list_table_versions(lake: str | Path) -> tuple[list[str], list[tuple[Any, ..
     listing = table_versions(lake)
     columns = ["table", "version", "updated_at", "operation", "by", "files", "rows", "size_bytes"]
     return columns, [tuple(entry[c] for c in columns) for entry in listing]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Row):
-        return {k: _plain(v) for k, v in value.asDict().items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return value
-
-
-def format_rows(columns: list[str], rows: Sequence[Row | tuple[Any, ...]], fmt: str) -> str:
-    records = [[_plain(value) for value in row] for row in rows]
-    if fmt == "json":
-        return json.dumps(
-            [dict(zip(columns, record, strict=True)) for record in records], ensure_ascii=False, default=str
-        )
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for record in records:
-            writer.writerow(["" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else v for v in record])
-        return buffer.getvalue().rstrip("\n")
-    if fmt == "table":
-        cells = [
-            ["NULL" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in record]
-            for record in records
-        ]
-        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-        numeric = [
-            all(isinstance(record[i], (int, float)) for record in records if record[i] is not None)
-            for i in range(len(columns))
-        ]
-
-        def line(values: list[str]) -> str:
-            return " | ".join(
-                v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
-            ).rstrip()
-
-        out = [line(list(columns)), "-+-".join("-" * w for w in widths)]
-        out += [line(row) for row in cells]
-        out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-        return "\n".join(out)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

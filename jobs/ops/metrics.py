@@ -23,9 +23,9 @@ from typing import Any
 import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
+from jobs.catalog.stages import FIGURES, stage_rank
 from jobs.catalog.tables import RUNS
 from jobs.config import MetricsSettings
-from jobs.lake.state import STATE_STAGES
 from jobs.lake.tables import read_arrow
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,13 @@ def build_registry(lake: str | Path, rows: Sequence[Mapping[str, Any]]) -> Colle
         "stage_dq_failed_rows", "Rows failing a data-quality check (1 for table checks)", ["stage", "check"]
     )
     dq_seconds = gauge("stage_dq_duration_seconds", "Time spent validating the stage's rows", ["stage"])
-    pages = gauge("stage_pages", "Pages the stage wrote", ["stage"])
-    pages_rate = gauge("stage_pages_per_second", "Pages written per second of stage time", ["stage"])
-    ocr_share = gauge("stage_ocr_page_share", "Share of ok pages read by OCR", ["stage"])
-    entities = gauge("stage_entities", "Entities the stage wrote", ["stage"])
-    per_doc = gauge("stage_entities_per_document", "Entities per processed document", ["stage"])
-    score = gauge("stage_entity_mean_score", "Mean entity score", ["stage"])
-    labels = gauge("stage_entities_by_label", "Entities written, by label", ["stage", "label"])
+    # The stages' own figures (jobs.catalog.stages): one gauge each, a map one per key.
+    figure_gauges = {
+        figure.name: gauge(
+            figure.metric, figure.description, ["stage", *([figure.key_label] if figure.key_label else [])]
+        )
+        for figure in FIGURES
+    }
 
     for row in rows:
         stage = row["stage"]
@@ -109,19 +109,15 @@ def build_registry(lake: str | Path, rows: Sequence[Mapping[str, Any]]) -> Colle
             dq_seconds.labels(lake_name, stage).set(row["dq_seconds"])
         for check, count in _items(row["dq_failed"]):
             dq_failed.labels(lake_name, stage, check).set(count)
-        optional = {
-            pages: row["pages"],
-            pages_rate: row["pages_per_s"],
-            ocr_share: row["ocr_page_share"],
-            entities: row["entities"],
-            per_doc: row["entities_per_document"],
-            score: row["mean_score"],
-        }
-        for metric, value in optional.items():
-            if value is not None:
-                metric.labels(lake_name, stage).set(value)
-        for label, count in _items(row["label_mix"]):
-            labels.labels(lake_name, stage, label).set(count)
+        for figure in FIGURES:
+            value = row.get(figure.name)
+            if value is None:
+                continue
+            if figure.key_label:
+                for key, count in _items(value):
+                    figure_gauges[figure.name].labels(lake_name, stage, key).set(count)
+            else:
+                figure_gauges[figure.name].labels(lake_name, stage).set(value)
     return registry
 
 
@@ -131,7 +127,7 @@ def run_rows(lake: str | Path, run_id: str) -> list[dict[str, Any]]:
     newest: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r["finished_at"]):
         newest[row["stage"]] = row
-    return sorted(newest.values(), key=lambda r: STATE_STAGES.index(r["stage"]) if r["stage"] in STATE_STAGES else 99)
+    return sorted(newest.values(), key=lambda r: stage_rank(r["stage"]))
 
 
 def export_run_metrics(settings: MetricsSettings, lake: str | Path, run_id: str) -> MetricsOutcome:

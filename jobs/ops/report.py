@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from jobs import code_version
-from jobs.lake.state import STATE_STAGES
+from jobs.catalog.stages import STAGE_NAMES, stage_rank
 from jobs.lake.tables import LakeError, read_arrow, table_path, table_versions
 from jobs.quality.audit import RESULTS_DIR
 
@@ -82,7 +82,7 @@ class RunRecord:
 
     def last_stage(self) -> dict[str, Any]:
         """The row of the stage that ended last (its ``documents_by_status`` is the lake's after the run)."""
-        return max(self.stages.values(), key=lambda row: (row["finished_at"], _stage_rank(row["stage"])))
+        return max(self.stages.values(), key=lambda row: (row["finished_at"], stage_rank(row["stage"])))
 
     @property
     def seconds(self) -> float:
@@ -160,10 +160,6 @@ class ReportData:
 # --- pure helpers ---------------------------------------------------------------------------
 
 
-def _stage_rank(stage: str) -> tuple[int, str]:
-    return (STATE_STAGES.index(stage), "") if stage in STATE_STAGES else (len(STATE_STAGES), stage)
-
-
 def _as_dict(value: Any) -> Any:
     """Arrow map values come back from ``to_pylist`` as lists of (key, value) pairs."""
     if isinstance(value, list) and all(isinstance(item, tuple) and len(item) == 2 for item in value):
@@ -182,7 +178,7 @@ def group_runs(rows: Iterable[Mapping[str, Any]]) -> list[RunRecord]:
             run_id=run_id,
             started_at=min(row["started_at"] for row in stages.values()),
             finished_at=max(row["finished_at"] for row in stages.values()),
-            stages=dict(sorted(stages.items(), key=lambda item: _stage_rank(item[0]))),
+            stages=dict(sorted(stages.items(), key=lambda item: stage_rank(item[0]))),
         )
         for run_id, stages in by_run.items()
     ]
@@ -304,7 +300,7 @@ def load_quality_results(lake: str | Path, run_id: str) -> list[QualityResult]:
             stage, _, rest = path.stem.partition(".")
             table, _, frame = rest.partition(".")
             found.append(QualityResult(path.name, stage, table, frame, False, 0, (), f"{type(exc).__name__}: {exc}"))
-    return sorted(found, key=lambda r: (_stage_rank(r.stage), r.table, r.frame))
+    return sorted(found, key=lambda r: (stage_rank(r.stage), r.table, r.frame))
 
 
 def quality_run(runs: Sequence[RunRecord], lake: str | Path | None = None) -> RunRecord | None:
@@ -327,7 +323,7 @@ def _number(value: Any) -> float | None:
 def trend_series(runs: Sequence[RunRecord]) -> dict[str, dict[str, list[float | None]]]:
     """Per trend chart, its series: one value per run (None where the run has no such figure)."""
 
-    def per_stage(column: str, stages: Sequence[str] = STATE_STAGES) -> dict[str, list[float | None]]:
+    def per_stage(column: str, stages: Sequence[str] = STAGE_NAMES) -> dict[str, list[float | None]]:
         present = [s for s in stages if any(run.stage(s) for run in runs)]
         return {s: [_number((run.stage(s) or {}).get(column)) for run in runs] for s in present}
 

@@ -21,11 +21,10 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, RUNS, TABLE_CELLS
-from jobs.lake.state import STATE_STAGES, STATUS_REMOVED, is_primary, overall
+from jobs.catalog.tables import DATA_TABLES, DOCUMENTS, RUNS
+from jobs.lake.state import FIRST_STATE, STATE_COLUMNS, STATUS_REMOVED, is_done, is_primary, overall, stage_states
 from jobs.lake.tables import read_arrow
 from jobs.quality.audit import LAKE_CHECKS_FILE, results_directory
-from udfs.errors import STATUS_OK, STATUS_PARTIAL
 from udfs.files import list_pdfs
 
 EXAMPLES = 5  # offending keys shown per check
@@ -92,8 +91,8 @@ def check_documents(documents: Sequence[Mapping[str, Any]], listed: Sequence[str
                 r["doc_id"]
                 for r in documents
                 if r["status"] != STATUS_REMOVED
-                and r["ingest_state"] is not None
-                and overall({s: r[f"{s}_state"] for s in STATE_STAGES}).status != r["status"]
+                and r[FIRST_STATE] is not None
+                and overall(stage_states(r)).status != r["status"]
             ),
         ),
     ]
@@ -118,9 +117,13 @@ def check_rows(
 ) -> list[CheckResult]:
     """Key uniqueness, rows of live documents only, rows from the run that last processed them."""
 
+    def orphan(row: Mapping[str, Any]) -> bool:
+        doc = primary.get(row["doc_id"])
+        return doc is None or doc[STATE_COLUMNS[stage]] is None
+
     def stale(row: Mapping[str, Any]) -> bool:
         doc = primary.get(row["doc_id"])
-        state = doc[f"{stage}_state"] if doc is not None else None
+        state = doc[STATE_COLUMNS[stage]] if doc is not None else None
         return state is not None and row["run_id"] != state["run_id"]
 
     return [
@@ -132,7 +135,11 @@ def check_rows(
         _check(
             f"{name}_of_live_documents",
             f"every {name} row belongs to a live document processed by the {stage} stage",
-            (r["doc_id"] for r in rows if r["doc_id"] not in primary or primary[r["doc_id"]][f"{stage}_state"] is None),
+            (
+                r["doc_id"]
+                for r in rows
+                if r["doc_id"] not in primary or primary[r["doc_id"]][STATE_COLUMNS[stage]] is None
+            ),
         ),
         _check(
             f"{name}_from_latest_run",
@@ -142,26 +149,27 @@ def check_rows(
     ]
 
 
-def check_coverage(
-    primary: Mapping[str, Mapping[str, Any]], pages_docs: set[str], search_docs: Sequence[str]
-) -> list[CheckResult]:
-    def done(row: Mapping[str, Any], stage: str) -> bool:
-        state = row[f"{stage}_state"]
-        return state is not None and state["status"] in (STATUS_OK, STATUS_PARTIAL)
-
-    search = Counter(search_docs)
-    return [
-        _check(
-            "extracted_have_pages",
-            "every document extracted (ok or partial) has pages rows",
-            (doc_id for doc_id, row in primary.items() if done(row, "extract") and doc_id not in pages_docs),
-        ),
-        _check(
-            "recognized_have_search_row",
-            "every document recognized (ok or partial) has exactly one entity_search row",
-            (doc_id for doc_id, row in primary.items() if done(row, "ner") and search.get(doc_id, 0) != 1),
-        ),
-    ]
+def check_coverage(primary: Mapping[str, Mapping[str, Any]], doc_ids: Mapping[str, Sequence[str]]) -> list[CheckResult]:
+    """Every document a stage left ok or partial has the rows its tables promise
+    (``TableSpec.coverage``); ``doc_ids``: table name -> the doc_id of each of its rows."""
+    checks = []
+    for spec in DATA_TABLES:
+        if spec.coverage is None or spec.stage is None:
+            continue
+        counts = Counter(doc_ids.get(spec.name, ()))
+        wanted = spec.coverage.rows
+        checks.append(
+            _check(
+                spec.coverage.check,
+                spec.coverage.description,
+                (
+                    doc_id
+                    for doc_id, row in primary.items()
+                    if is_done(row, spec.stage) and (counts[doc_id] == 0 if wanted == "some" else counts[doc_id] != 1)
+                ),
+            )
+        )
+    return checks
 
 
 def check_run(
@@ -173,8 +181,8 @@ def check_run(
     ran = {
         stage
         for row in primary.values()
-        for stage in STATE_STAGES
-        if (row[f"{stage}_state"] or {}).get("run_id") == run_id
+        for stage, state in stage_states(row).items()
+        if (state or {}).get("run_id") == run_id
     }
     recorded = {row["stage"] for row in runs if row["run_id"] == run_id}
     return [
@@ -187,19 +195,20 @@ def check_run(
 
 
 def validate_lake(lake: str | Path, run_id: str | None = None, input_location: str | None = None) -> LakeValidation:
+    """Every check, over the tables as they are now: ``documents``, the content tables of each
+    stage (``jobs.catalog.tables``: key, stage, coverage), and the run's ``runs`` rows."""
     documents = read_arrow(lake, DOCUMENTS.name).to_pylist()
     primary = _live_primary(documents)
     listed = [f.path for f in list_pdfs(input_location)] if input_location else None
-    pages = read_arrow(lake, PAGES.name, ["doc_id", "page_no", "run_id"]).to_pylist()
-    cells = read_arrow(lake, TABLE_CELLS.name, ["doc_id", "page_no", "table_no", "row", "col", "run_id"]).to_pylist()
-    entities = read_arrow(lake, ENTITIES.name, ["doc_id", "entity_id", "run_id"]).to_pylist()
-    search = read_arrow(lake, ENTITY_SEARCH.name, ["doc_id", "run_id"]).to_pylist()
     checks = check_documents(documents, listed)
-    checks += check_rows("pages", pages, ("doc_id", "page_no"), primary, "extract")
-    checks += check_rows("tables", cells, ("doc_id", "page_no", "table_no", "row", "col"), primary, "extract")
-    checks += check_rows("entities", entities, ("doc_id", "entity_id"), primary, "ner")
-    checks += check_rows("entity_search", search, ("doc_id",), primary, "ner")
-    checks += check_coverage(primary, {r["doc_id"] for r in pages}, [r["doc_id"] for r in search])
+    doc_ids: dict[str, list[str]] = {}
+    for spec in DATA_TABLES:
+        if spec.stage is None:  # quarantine: rows of any stage
+            continue
+        rows = read_arrow(lake, spec.name, [*spec.key, "run_id"]).to_pylist()
+        checks += check_rows(spec.name, rows, spec.key, primary, spec.stage)
+        doc_ids[spec.name] = [r["doc_id"] for r in rows]
+    checks += check_coverage(primary, doc_ids)
     if run_id is not None:
         runs = read_arrow(lake, RUNS.name, where=pc.field("run_id") == run_id).to_pylist()
         checks += check_run(run_id, primary, runs)

@@ -17,9 +17,10 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES, QUARANTINE, TABLE_CELLS, TableSpec
+from jobs.catalog.stages import later_stages, stage_spec
+from jobs.catalog.tables import DOCUMENTS, QUARANTINE, TableSpec, stage_tables
 from jobs.config import DocnerConfig
-from jobs.lake.state import STATE_STAGES, is_primary, overall
+from jobs.lake.state import STATE_COLUMNS, derive_status, is_done, is_primary
 from jobs.lake.tables import WriteResult, arrow_rows, in_list, read_arrow, sql_quote, write_arrow, write_table
 from jobs.ops.progress import ProgressCounters, SparkJobs, StageProgress
 from jobs.quality.audit import (
@@ -38,11 +39,6 @@ from jobs.quality.audit import (
 from udfs.errors import STATUS_OK, truncate
 
 K = TypeVar("K")
-# The data tables each stage writes (quarantine aside). When a stage processes a document
-# again, the rows of the stages after it are removed with it: they were made from what the
-# stage is replacing (entities pointing into replaced pages), and the later stage's state
-# is cleared so it runs on the document again.
-STAGE_TABLES: dict[str, tuple[TableSpec, ...]] = {"extract": (PAGES, TABLE_CELLS), "ner": (ENTITIES, ENTITY_SEARCH)}
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -206,17 +202,17 @@ def partition_keys(spark: SparkSession, partitions: int) -> list[int]:
     return [keys[index] for index in range(partitions)]
 
 
-def documents_to_process(
-    ctx: StageContext, stage: str, version: str, ready: Callable[[Mapping[str, Any]], bool], reprocess: bool
-) -> list[dict[str, Any]]:
-    """The primary documents rows ``stage`` must process: ``ready`` for it, and not processed
-    with ``version`` already (all that are ready, when ``reprocess``)."""
+def documents_to_process(ctx: StageContext, stage: str, version: str, reprocess: bool) -> list[dict[str, Any]]:
+    """The primary documents rows ``stage`` must process: ready for it (the stage it comes
+    ``after`` left them ok or partial), and not processed with ``version`` already (all that
+    are ready, when ``reprocess``)."""
+    after = stage_spec(stage).after
     rows = read_arrow(ctx.lake, DOCUMENTS.name).to_pylist()
     todo = []
     for row in rows:
-        if not is_primary(row) or not ready(row):
+        if not is_primary(row) or (after is not None and not is_done(row, after)):
             continue
-        state = row[f"{stage}_state"]
+        state = row[STATE_COLUMNS[stage]]
         if reprocess or state is None or state["version"] != version:
             todo.append(row)
     return sorted(todo, key=lambda r: r["doc_id"])
@@ -314,9 +310,12 @@ def publish_outcomes(
             result.rows_written[name] = written.rows
         # The documents rows are read once: nothing else writes them during the stage.
         documents = read_arrow(ctx.lake, DOCUMENTS.name, where=pc.field("doc_id").isin(doc_ids)).to_pylist()
-        later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
+        # When a stage processes a document again, the rows of the stages after it are removed
+        # with it: they were made from what the stage is replacing (entities pointing into
+        # replaced pages), and the later stages' states are cleared so they run on it again.
+        later = later_stages(stage)
         stale = processed_by(documents, later)
-        for spec in (spec for name in later for spec in STAGE_TABLES.get(name, ())) if stale else ():
+        for spec in (spec for name in later for spec in stage_tables(name)) if stale else ():
             ctx.describe(f"remove the {spec.name} rows made from the replaced output")
             written = ctx.write_rows([], spec, stage=stage, replace_where=in_list("doc_id", stale))
             if written.version is not None:
@@ -341,7 +340,7 @@ def publish_outcomes(
 
 def processed_by(documents: Sequence[Mapping[str, Any]], stages: Sequence[str]) -> list[str]:
     """The documents (rows) that one of ``stages`` has processed: their rows may exist."""
-    return sorted({row["doc_id"] for row in documents if any(row[f"{name}_state"] is not None for name in stages)})
+    return sorted({row["doc_id"] for row in documents if any(row[STATE_COLUMNS[name]] is not None for name in stages)})
 
 
 def _record_audits(result: StageResult, audits: Sequence[Audit]) -> None:
@@ -375,13 +374,13 @@ def record_states(
     in one replace-where commit."""
     by_doc = {str(r["doc_id"]): r for r in outcomes}
     now = dt.datetime.now(dt.UTC)
-    later = STATE_STAGES[STATE_STAGES.index(stage) + 1 :]
+    later = later_stages(stage)
     for row in rows:
         if not is_primary(row):
             continue
         outcome = by_doc.get(row["doc_id"])
         message = outcome["error_message"] if outcome else None
-        row[f"{stage}_state"] = {
+        row[STATE_COLUMNS[stage]] = {
             "status": outcome["status"] if outcome else STATUS_OK,
             "error_class": outcome["error_class"] if outcome else None,
             "error_message": truncate(message) if message else None,
@@ -390,12 +389,6 @@ def record_states(
             "finished_at": now,
         }
         for name in later:
-            row[f"{name}_state"] = None
-        result = overall({name: row[f"{name}_state"] for name in STATE_STAGES})
-        row.update(
-            status=result.status,
-            error_class=result.error_class,
-            error_message=result.error_message,
-            error_stage=result.error_stage,
-        )
+            row[STATE_COLUMNS[name]] = None
+        derive_status(row)
     return ctx.write_rows(rows, DOCUMENTS, stage=stage, replace_where=in_list("doc_id", list(doc_ids)))

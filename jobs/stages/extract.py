@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -33,7 +34,7 @@ from jobs.stages.base import (
     publish_outcomes,
     status_counts,
 )
-from jobs.stages.runs import page_figures, record_run
+from jobs.stages.runs import record_run
 from jobs.stages.versions import extract_version
 from udfs.extract.ocr import tesseract_problem, tesseract_version
 from udfs.extract.passes import PENDING, ExtractOptions, assemble_table, finish_batches, scan_batches
@@ -164,6 +165,30 @@ def explode_tables(outcomes_df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
+def page_figures(rows: DataFrame) -> dict[str, Any]:
+    """What the stage measures of the ``pages`` rows it publishes (one Spark job)."""
+    row = rows.agg(
+        F.count("*").alias("pages"),
+        F.sum((F.col("status") == "ok").cast("int")).alias("ok"),
+        F.sum(((F.col("status") == "ok") & (F.col("method") == "ocr")).cast("int")).alias("ocr"),
+    ).first()
+    if row is None:  # an aggregate without grouping always has its row
+        return {"pages": 0, "ok_pages": 0, "ocr_pages": 0}
+    return {"pages": int(row["pages"]), "ok_pages": int(row["ok"] or 0), "ocr_pages": int(row["ocr"] or 0)}
+
+
+def run_figures(result: StageResult) -> dict[str, Any]:
+    """The stage's figures in its ``runs`` row (``jobs.catalog.stages``: pages, rate, OCR share)."""
+    if not result.documents_in or "pages" not in result.figures:
+        return {}
+    pages, ok = result.figures["pages"], result.figures["ok_pages"]
+    return {
+        "pages": pages,
+        "pages_per_s": pages / result.seconds if result.seconds > 0 else None,
+        "ocr_page_share": result.figures["ocr_pages"] / ok if ok else None,
+    }
+
+
 def page_frames(rows: DataFrame) -> dict[str, DataFrame]:
     """What the ``pages`` suite checks: the rows with the length of their text."""
     return {"rows": rows.withColumn("_text_len", F.length("text"))}
@@ -187,8 +212,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     version = extract_version(ctx.config, tesseract)
     result.stage_version = version
     documents = [
-        (r["doc_id"], r["source_path"], r["page_count"])
-        for r in documents_to_process(ctx, STAGE, version, lambda row: True, reprocess)
+        (r["doc_id"], r["source_path"], r["page_count"]) for r in documents_to_process(ctx, STAGE, version, reprocess)
     ]
     doc_ids = [doc_id for doc_id, _, _ in documents]
     result.documents_in = len(doc_ids)
@@ -198,7 +222,7 @@ def run_extract(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
             _extract_documents(ctx, result, options, version, documents, progress.counters)
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
-    record_run(ctx, result)
+    record_run(ctx, result, run_figures(result))
     return result
 
 

@@ -21,8 +21,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import PROBE_RESULT
+from jobs.catalog.stages import later_stages, stage_spec
 from jobs.catalog.tables import DATA_TABLES, DOCUMENTS
-from jobs.lake.state import STATUS_REMOVED, overall
+from jobs.lake.state import FIRST_STATE, STATE_COLUMNS, STATUS_REMOVED, derive_status
 from jobs.lake.tables import in_list, read_arrow
 from jobs.ops.progress import ProgressCounters
 from jobs.stages.base import StageContext, StageResult, partitions_for, status_counts
@@ -33,6 +34,12 @@ from udfs.files import InputFile, file_name, is_under, list_pdfs, location_root
 from udfs.ingest import probe_batches
 
 STAGE = "ingest"
+# Ingest makes the documents rows: its state is the first, and what it records about a file
+# decides whether the later stages' states stay with the document.
+OWN_STATE = stage_spec(STAGE).state_column
+LATER_STATES = tuple(STATE_COLUMNS[name] for name in later_stages(STAGE))
+if OWN_STATE != FIRST_STATE:
+    raise ImportError("ingest must be the first stage of jobs.catalog.stages.STAGES: it makes the documents rows")
 DUPLICATE = "DuplicateContent"
 # Columns compared to tell whether a documents row changed (run ids and times aside).
 _COMPARED = (
@@ -85,8 +92,8 @@ def files_to_probe(
         row = existing.get(item.path)
         if (
             row is None
-            or row["ingest_state"] is None
-            or row["ingest_state"]["version"] != version
+            or row[OWN_STATE] is None
+            or row[OWN_STATE]["version"] != version
             or row["size_bytes"] != item.size_bytes
             or row["modified_at"] is None
             or row["modified_at"] != _modified_at(item.modified_ms)
@@ -114,21 +121,10 @@ def _state(status: str, error_class: str | None, message: str | None, version: s
     }
 
 
-def _with_overall(row: dict[str, Any]) -> dict[str, Any]:
-    result = overall({"ingest": row["ingest_state"], "extract": row["extract_state"], "ner": row["ner_state"]})
-    row.update(
-        status=result.status,
-        error_class=result.error_class,
-        error_message=result.error_message,
-        error_stage=result.error_stage,
-    )
-    return row
-
-
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if any(a[c] != b[c] for c in _COMPARED):
         return False
-    for column in ("ingest_state", "extract_state", "ner_state"):
+    for column in STATE_COLUMNS.values():
         x, y = a[column], b[column]
         if (x is None) != (y is None):
             return False
@@ -157,11 +153,8 @@ def plan_documents(
     probed = {p["source_path"]: p for p in probes}
 
     def remove(row: dict[str, Any], error_class: str, message: str) -> None:
-        row.update(
-            ingest_state=_state(STATUS_REMOVED, error_class, message, version, run_id, now),
-            extract_state=None,
-            ner_state=None,
-        )
+        row[OWN_STATE] = _state(STATUS_REMOVED, error_class, message, version, run_id, now)
+        row.update(dict.fromkeys(LATER_STATES))
 
     # Rows whose file is gone, or now holds other bytes, are removed.
     for row in rows.values():
@@ -183,9 +176,8 @@ def plan_documents(
             "size_bytes": int(probe["size_bytes"]),
             "modified_at": _modified_at(probe.get("modified_ms")),
             "page_count": probe["page_count"],
-            "ingest_state": _state(status, probe["error_class"], probe["error_message"], version, run_id, now),
-            "extract_state": None,
-            "ner_state": None,
+            OWN_STATE: _state(status, probe["error_class"], probe["error_message"], version, run_id, now),
+            **dict.fromkeys(LATER_STATES),
             "run_id": run_id,
             "ingested_at": now,
         }
@@ -201,8 +193,8 @@ def plan_documents(
                 before[(doc_id, r["source_path"])]
                 for r in doc_rows
                 if (doc_id, r["source_path"]) in before
-                and before[(doc_id, r["source_path"])]["ingest_state"] is not None
-                and before[(doc_id, r["source_path"])]["ingest_state"]["status"] == STATUS_OK
+                and before[(doc_id, r["source_path"])][OWN_STATE] is not None
+                and before[(doc_id, r["source_path"])][OWN_STATE]["status"] == STATUS_OK
                 and _live(before[(doc_id, r["source_path"])])
             ),
             None,
@@ -211,8 +203,8 @@ def plan_documents(
             (
                 r
                 for r in doc_rows
-                if r["ingest_state"]["status"] == STATUS_OK
-                or (r["ingest_state"]["status"] == STATUS_SKIPPED and r["ingest_state"]["error_class"] == DUPLICATE)
+                if r[OWN_STATE]["status"] == STATUS_OK
+                or (r[OWN_STATE]["status"] == STATUS_SKIPPED and r[OWN_STATE]["error_class"] == DUPLICATE)
             ),
             key=lambda r: r["source_path"],
         )
@@ -220,28 +212,27 @@ def plan_documents(
         primary = keep[0] if keep else (candidates[0] if candidates else None)
         for row in candidates:
             if row is primary:
-                row["ingest_state"] = {
-                    **row["ingest_state"],
+                row[OWN_STATE] = {
+                    **row[OWN_STATE],
                     "status": STATUS_OK,
                     "error_class": None,
                     "error_message": None,
                 }
                 if old_primary is not None:
-                    row["extract_state"] = old_primary["extract_state"]
-                    row["ner_state"] = old_primary["ner_state"]
+                    row.update({column: old_primary[column] for column in LATER_STATES})
             else:
-                row["ingest_state"] = {
-                    **row["ingest_state"],
+                row[OWN_STATE] = {
+                    **row[OWN_STATE],
                     "status": STATUS_SKIPPED,
                     "error_class": DUPLICATE,
                     "error_message": f"identical bytes to {primary['source_path'] if primary else '?'}",
                 }
-                row["extract_state"] = row["ner_state"] = None
+                row.update(dict.fromkeys(LATER_STATES))
         if primary is None and old_primary is not None:
             removed.append(doc_id)
     changed_docs = set()
     for key, row in rows.items():
-        _with_overall(row)
+        derive_status(row)
         old = before.get(key)
         if old is None or not _same(old, row):
             changed_docs.add(row["doc_id"])
@@ -256,7 +247,7 @@ def plan_documents(
 def run_ingest(ctx: StageContext, input_location: str, *, reprocess: bool = False) -> StageResult:
     started = time.monotonic()
     now = dt.datetime.now(dt.UTC)
-    version = ingest_version()
+    version = ingest_version(ctx.config)
     files: list[InputFile] = list_pdfs(input_location)
     root = location_root(input_location)
     result = StageResult(STAGE, ctx.run_id, documents_in=len(files))
@@ -266,7 +257,7 @@ def run_ingest(ctx: StageContext, input_location: str, *, reprocess: bool = Fals
     known = read_arrow(
         ctx.lake,
         DOCUMENTS.name,
-        ["doc_id", "source_path", "size_bytes", "modified_at", "status", "ingest_state"],
+        ["doc_id", "source_path", "size_bytes", "modified_at", "status", OWN_STATE],
         pc.field("status") != STATUS_REMOVED,
     ).to_pylist()
     under_root = [r for r in known if is_under(r["source_path"], root)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import NER_RESULT
+from jobs.catalog.stages import stage_spec
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES
 from jobs.config import DocnerConfig, MergeSettings, ResourceSettings, options_from
+from jobs.lake.state import STATE_COLUMNS
 from jobs.lake.tables import read_table
 from jobs.lake.views import PAGE_BREAK, document_text
 from jobs.ops.progress import ProgressCounters, counted_input
@@ -36,14 +37,15 @@ from jobs.stages.base import (
     status_counts,
 )
 from jobs.stages.entity_search import transform_entity_search
-from jobs.stages.runs import entity_figures, record_run
+from jobs.stages.runs import record_run
 from jobs.stages.versions import ner_version
-from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL
+from udfs.errors import STATUS_FAILED, STATUS_OK
 from udfs.ner.backends import BACKEND_NAMES, backend_module
 from udfs.ner.merge import MergePolicy, PriorityRule
 from udfs.ner.recognize import NerOptions, recognize_batches
 
 STAGE = "ner"
+INPUT_STATE = STATE_COLUMNS[stage_spec(STAGE).after or ""]  # the state of the stage NER reads (extract)
 log = logging.getLogger(__name__)
 
 
@@ -174,7 +176,7 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     result.notes.extend(notes)
     version = ner_version(ctx.config, result.models)
     result.stage_version = version
-    doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, _extracted, reprocess)]
+    doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, reprocess)]
     result.documents_in = len(doc_ids)
     if doc_ids:
         with ctx.tracking(STAGE, len(doc_ids)) as progress:
@@ -233,7 +235,7 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
             )
     result.statuses = status_counts(ctx)
     result.seconds = time.monotonic() - started
-    record_run(ctx, result)
+    record_run(ctx, result, run_figures(result))
     return result
 
 
@@ -245,11 +247,6 @@ def _local_mode(ctx: StageContext) -> bool:
     return str(ctx.spark.sparkContext.master).startswith("local")
 
 
-def _extracted(row: Mapping[str, Any]) -> bool:
-    state = row["extract_state"]
-    return state is not None and state["status"] in (STATUS_OK, STATUS_PARTIAL)
-
-
 def _slots(ctx: StageContext) -> int:
     return int(ctx.spark.sparkContext.defaultParallelism)
 
@@ -259,6 +256,36 @@ def summarize_outcomes(outcomes_df: DataFrame) -> list[str]:
     row = outcomes_df.agg(F.sum("unmapped").alias("n")).first()
     unmapped = row["n"] if row is not None and row["n"] else 0
     return [f"{unmapped} span(s) dropped: offsets not matching the text"] if unmapped else []
+
+
+def entity_figures(rows: DataFrame) -> dict[str, Any]:
+    """What the stage measures of the ``entities`` rows it publishes (one Spark job)."""
+    by_label = (
+        rows.groupBy("label")
+        .agg(F.count("*").alias("n"), F.count("score").alias("scored"), F.sum("score").alias("score_sum"))
+        .collect()
+    )
+    return {
+        "label_counts": {r["label"]: int(r["n"]) for r in by_label},
+        "scored": sum(int(r["scored"]) for r in by_label),  # entities with a score (spaCy gives none)
+        "score_sum": sum(float(r["score_sum"] or 0.0) for r in by_label),
+    }
+
+
+def run_figures(result: StageResult) -> dict[str, Any]:
+    """The stage's figures in its ``runs`` row (``jobs.catalog.stages``: entities, per document,
+    mean score, label mix)."""
+    if not result.documents_in or "label_counts" not in result.figures:
+        return {}
+    labels = dict(sorted(result.figures["label_counts"].items()))
+    count = sum(labels.values())
+    scored = result.figures["scored"]
+    return {
+        "entities": count,
+        "entities_per_document": count / result.documents_in,
+        "mean_score": result.figures["score_sum"] / scored if scored else None,
+        "label_mix": labels,
+    }
 
 
 def entity_frames(rows: DataFrame, documents_df: DataFrame) -> dict[str, DataFrame]:
@@ -283,7 +310,7 @@ def search_documents(documents_df: DataFrame, outcomes_df: DataFrame) -> DataFra
         documents_df.join(errors, "doc_id", "left")
         .withColumn(
             "status",
-            F.when(F.col("ner_error").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.col("extract_state.status")),
+            F.when(F.col("ner_error").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.col(f"{INPUT_STATE}.status")),
         )
         .drop("ner_error")
     )

@@ -14,22 +14,12 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
-from jobs import code_version
-from jobs.config import DocnerConfig
+from pydantic import BaseModel
 
-# Settings that change how fast a stage runs, never what it produces: changing them does
-# not make a new stage version (so it does not reprocess anything).
-PERFORMANCE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
-    "extract": (("pages_per_range",), ("max_pages_per_range",), ("ocr_pages_per_task",)),
-    "ner": (
-        ("chars_per_task",),
-        ("spacy", "batch_size"),
-        ("transformers", "batch_size"),
-        ("transformers", "torch_threads"),
-        ("transformers", "device"),
-        ("resources",),
-    ),
-}
+from jobs import code_version
+from jobs.catalog.stages import stage_spec
+from jobs.catalog.tables import stage_tables
+from jobs.config import DocnerConfig, resolve_conf_path
 
 
 def _package_versions(names: Sequence[str]) -> dict[str, str]:
@@ -62,8 +52,6 @@ def digest(parts: Mapping[str, Any]) -> str:
 def _quality(config: DocnerConfig, tables: Sequence[str], settings: Sequence[str]) -> dict[str, Any]:
     """The checks a stage's rows pass before publishing: rows they quarantine are not in the
     tables, so other checks are another version of the stage's output."""
-    from jobs.config import resolve_conf_path
-
     suites_dir = resolve_conf_path(config, config.quality.suites)
     suites = {}
     for table in tables:
@@ -73,41 +61,31 @@ def _quality(config: DocnerConfig, tables: Sequence[str], settings: Sequence[str
     return {"settings": config.quality.model_dump(mode="json", include=set(chosen)), "suites": suites}
 
 
-def ingest_version() -> str:
-    return digest({"stage": "ingest", "code": code_version(), "libraries": _package_versions(["pypdfium2"])})
+def stage_version(stage: str, config: DocnerConfig, **found: Any) -> str:
+    """The version of ``stage`` (``jobs.catalog.stages``: its settings section without the
+    performance-only settings, its libraries, its checks) with what the stage found at run time
+    (``found``: the Tesseract version, the models each backend loaded)."""
+    spec = stage_spec(stage)
+    parts: dict[str, Any] = {"stage": spec.name, "code": code_version(), **found}
+    if spec.settings is not None:
+        section: BaseModel = getattr(config, spec.settings)
+        parts["settings"] = _without(section.model_dump(mode="json"), spec.performance_only)
+    parts["libraries"] = _package_versions(spec.libraries)
+    if spec.audited:
+        tables = [table.name for table in stage_tables(spec.name)]
+        parts["quality"] = _quality(config, tables, spec.quality_settings)
+    return digest(parts)
+
+
+def ingest_version(config: DocnerConfig) -> str:
+    return stage_version("ingest", config)
 
 
 def extract_version(config: DocnerConfig, tesseract: str | None) -> str:
-    """Code version, the result-relevant ``extract`` settings, and the PDF / OCR library versions
-    (``tesseract``: the Tesseract version string, None when OCR is off or unavailable)."""
-    settings = _without(config.extract.model_dump(mode="json"), PERFORMANCE_ONLY["extract"])
-    return digest(
-        {
-            "stage": "extract",
-            "code": code_version(),
-            "settings": settings,
-            "libraries": _package_versions(["pypdfium2", "pdfplumber", "pdfminer.six", "pytesseract"]),
-            "tesseract": tesseract,
-            "quality": _quality(config, ["pages", "tables"], ["min_mean_ocr_confidence"]),
-        }
-    )
+    """``tesseract``: the Tesseract version string, None when OCR is off or unavailable."""
+    return stage_version("extract", config, tesseract=tesseract)
 
 
 def ner_version(config: DocnerConfig, models: Mapping[str, str]) -> str:
-    """Code version, the result-relevant ``ner`` settings, and every backend's model / rule-set
-    version (``models``: backend -> "name version", as the stage loaded them)."""
-    settings = _without(config.ner.model_dump(mode="json"), PERFORMANCE_ONLY["ner"])
-    return digest(
-        {
-            "stage": "ner",
-            "code": code_version(),
-            "settings": settings,
-            "models": dict(sorted(models.items())),
-            "libraries": _package_versions(["spacy", "transformers", "torch"]),
-            "quality": _quality(
-                config,
-                ["entities", "entity_search"],
-                ["labels", "max_entities_per_document", "min_mean_entities_per_document"],
-            ),
-        }
-    )
+    """``models``: backend -> "name version", as the stage loaded them."""
+    return stage_version("ner", config, models=dict(sorted(models.items())))
