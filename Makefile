@@ -31,7 +31,7 @@ LOCK_STAMP := $(LOCK_VENV)/.docner-installed
 # the stamp last. See tools/install_env.py and the README's "Installs".
 INSTALL_ENV = $(PYTHON) tools/install_env.py
 
-.PHONY: help os-deps venv reader samples run test lint lock clean airflow lock-airflow lock-bootstrap lock-tools
+.PHONY: help os-deps venv reader samples run test lint lock clean airflow lock-airflow lock-bootstrap lock-tools dag-stages
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ $(AIRFLOW_STAMP): requirements-airflow.lock requirements-bootstrap.lock
 	$(INSTALL_ENV) $(AIRFLOW_VENV) requirements-airflow.lock
 
 airflow: $(AIRFLOW_STAMP) ## .venv-airflow: Airflow 3 + its Spark provider (requirements-airflow.lock), for the DAGs
+
+dag-stages: venv ## Write airflow_dags/docner_stages.json, the stage registry as the DAG reads it
+	$(BIN)/docner stages --format json | $(BIN)/python -m json.tool --indent 1 > airflow_dags/docner_stages.json
 
 samples: venv ## Generate the sample contract PDFs into build/samples
 	$(BIN)/docner samples --out $(SAMPLES)

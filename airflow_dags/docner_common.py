@@ -11,9 +11,11 @@ rendered on the worker just before the task runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -111,6 +113,48 @@ class DocnerSparkSubmitOperator(SparkSubmitOperator):
     @conn_id.setter
     def conn_id(self, value: str) -> None:
         self._conn_id = value
+
+
+# The pipeline's stages as docner declares them (jobs.catalog.stages, written by
+# `make dag-stages`: `docner stages --format json`): a JSON file beside the DAG files, because
+# the Airflow venv does not have docner installed, and a DAG copied elsewhere takes it along.
+STAGES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "docner_stages.json")
+
+
+@dataclass(frozen=True)
+class StageTask:
+    """One Airflow task running consecutive stages of the pipeline (``dag_task`` of each)."""
+
+    task_id: str
+    stages: tuple[str, ...]
+    needs_input: bool
+
+
+def stage_tasks(path: str = STAGES_FILE) -> list[StageTask]:
+    """The stage tasks in pipeline order: consecutive stages with the same ``dag_task`` share one."""
+    with open(path, encoding="utf-8") as listing:
+        stages: list[dict[str, Any]] = json.load(listing)
+    tasks: list[StageTask] = []
+    for stage in stages:
+        if tasks and tasks[-1].task_id == stage["dag_task"]:
+            last = tasks[-1]
+            tasks[-1] = StageTask(
+                last.task_id, (*last.stages, stage["stage"]), last.needs_input or stage["needs_input"]
+            )
+        elif any(task.task_id == stage["dag_task"] for task in tasks):
+            raise ValueError(f"{path}: the stages of task {stage['dag_task']!r} are not consecutive")
+        else:
+            tasks.append(StageTask(stage["dag_task"], (stage["stage"],), bool(stage["needs_input"])))
+    return tasks
+
+
+def stage_task_args(task: StageTask, input_location: str, stage_args: Sequence[str]) -> tuple[str, list[str]]:
+    """The docner command and arguments of a stage task: the stage's own command for one stage,
+    ``run --stages`` for several; ``--input`` when one of them reads the input."""
+    inputs = ["--input", input_location] if task.needs_input else []
+    if len(task.stages) == 1:
+        return task.stages[0], [*inputs, *stage_args]
+    return "run", ["--stages", ",".join(task.stages), *inputs, *stage_args]
 
 
 def docner_task(task_id: str, command: str, args: Sequence[str]) -> DocnerSparkSubmitOperator:

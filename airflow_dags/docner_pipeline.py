@@ -13,6 +13,10 @@ published and exported for the search indexer. Each task is one `spark-submit` o
 4. **export_search** `export-search`: the documents changed since the last export as
    OpenSearch `_bulk` NDJSON, `search_dir/<run id>.ndjson`.
 
+The stage tasks (1 and 2) come from docner's stage registry through `docner_stages.json`
+(`make dag-stages`): a stage added to docner gets its task, or joins one, without editing
+this file.
+
 Runs are incremental and idempotent: the Airflow run id is docner's `--run-id`, so a retried
 task commits each of its writes once. Setting `X` is the Variable `docner_X` if set, else the
 param `X`; the Spark connection is `docner_spark_conn` (default `spark_docner`, defined by
@@ -22,7 +26,7 @@ param `X`; the Spark connection is `docner_spark_conn` (default `spark_docner`, 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag
+from airflow.sdk import Param, chain, dag
 from docner_common import (
     COMMON_PARAMS,
     DEFAULT_ARGS,
@@ -31,6 +35,8 @@ from docner_common import (
     USER_DEFINED_FILTERS,
     USER_DEFINED_MACROS,
     docner_task,
+    stage_task_args,
+    stage_tasks,
     template,
 )
 
@@ -59,8 +65,8 @@ REPORTS = template("reports_dir") + "/" + RUN_ID
 )
 def docner_pipeline() -> None:
     stage_args = ["--lake", LAKE, "--env", ENV, "--run-id", RUN_ID]
-    ingest_extract = docner_task("ingest_extract", "run", ["--stages", "ingest,extract", "--input", INPUT, *stage_args])
-    ner = docner_task("ner", "ner", stage_args)
+    # One task per group of stages (docner_stages.json, from docner's stage registry), in order.
+    stages = [docner_task(task.task_id, *stage_task_args(task, INPUT, stage_args)) for task in stage_tasks()]
     validate_publish = docner_task(
         "validate_publish",
         "validate",
@@ -71,7 +77,7 @@ def docner_pipeline() -> None:
         "export-search",
         ["--lake", LAKE, "--out", template("search_dir") + f"/{RUN_ID}.ndjson", "--index", template("index")],
     )
-    ingest_extract >> ner >> validate_publish >> export_search
+    chain(*stages, validate_publish, export_search)
 
 
 docner_pipeline()

@@ -308,3 +308,14 @@ def test_the_weekly_maintenance_dag_compacts_the_lake_and_keeps_its_rows(airflow
     for name, rows in rows_before.items():
         assert len(_table(lake, name)) == rows, name
         assert list((lake / name / "_delta_log").glob("*.checkpoint.parquet")), name
+
+
+def test_the_dag_stage_listing_is_the_stage_registry():
+    """airflow_dags/docner_stages.json is `docner stages --format json` (`make dag-stages`)."""
+    from jobs.cli import stage_listing
+
+    columns, rows = stage_listing()
+    listed = json.loads((REPO / "airflow_dags" / "docner_stages.json").read_text(encoding="utf-8"))
+    assert listed == [
+        dict(zip(columns, [list(v) if isinstance(v, tuple) else v for v in row], strict=True)) for row in rows
+    ]
