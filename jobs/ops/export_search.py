@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from jobs.atomic import write_atomically
 from jobs.catalog.tables import DOCUMENTS, ENTITY_SEARCH
 from jobs.lake.state import STATUS_REMOVED
 from jobs.lake.tables import LakeError, read_arrow, table_path
@@ -98,9 +97,9 @@ def _export(lake: str | Path, out_path: Path, state_path: Path, *, index: str, f
     to_index = sorted(doc_id for doc_id, digest in hashes.items() if full or exported.get(doc_id) != digest)
     to_delete = sorted(doc_id for doc_id in exported if doc_id not in hashes)
     rows = search.filter(pc.field("doc_id").isin(to_index)) if to_index else search.slice(0, 0)
-    _write_atomically(out_path, _bulk_lines(rows, to_delete, index))
+    write_atomically(out_path, _bulk_lines(rows, to_delete, index))
     if to_index or to_delete:
-        _write_atomically(
+        write_atomically(
             state_path,
             [json.dumps({"entity_search_version": version, "documents": dict(sorted(hashes.items()))}, indent=1)],
         )
@@ -192,21 +191,3 @@ def _bulk_lines(rows: pa.Table, to_delete: Iterable[str], index: str) -> Iterato
             yield line(search_source(row))
     for doc_id in to_delete:
         yield line({"delete": {"_index": index, "_id": doc_id}})
-
-
-def _write_atomically(path: Path, lines: Iterable[str]) -> None:
-    """``lines``, each ended by a newline, into ``path`` through a temp file in the same folder
-    renamed over it: readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            for text in lines:
-                out.write(text)
-                out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

@@ -23,9 +23,7 @@ import io
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from jobs import code_version
+from jobs.atomic import write_atomically
 from jobs.catalog.stages import STAGE_NAMES, stage_rank
 from jobs.lake.tables import LakeError, read_arrow, table_path, table_versions
 from jobs.quality.audit import RESULTS_DIR
@@ -997,20 +996,6 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_report(lake: str | Path, out: str | Path | None = None, *, max_runs: int = 30) -> Path:
     """Write the HTML report of ``lake`` and return its path.
 
@@ -1023,8 +1008,8 @@ def write_report(lake: str | Path, out: str | Path | None = None, *, max_runs: i
     data = gather_report(lake, max_runs=max_runs)
     page = render_html(data, dt.datetime.now(dt.UTC))
     target = Path(out) if out is not None else default_report_path(lake, data.latest.run_id if data.latest else None)
-    _write_atomic(target, page)
+    write_atomically(target, page)
     if out is None:
-        _write_atomic(target.parent / LATEST_NAME, page)
+        write_atomically(target.parent / LATEST_NAME, page)
     log.info("report of %s written to %s (%d bytes)", data.lake, target, len(page))
     return target.absolute()

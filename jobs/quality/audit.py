@@ -30,6 +30,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.atomic import write_atomically
 from jobs.config import DocnerConfig, resolve_conf_path
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _validate_frame(
     _pass_not_applicable(outcome)
     document = outcome.to_json_dict()
     document.setdefault("meta", {})["run_id"] = {"run_name": f"{run_id} {stage}", "run_time": now.isoformat()}
-    target.write_text(json.dumps(document, default=str, indent=1))
+    write_atomically(target, json.dumps(document, default=str, indent=1))
     report.results.append(str(target))
     checks = {c.id: c for c in suite.checks if c.frame == frame}
     for result in outcome.results:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
+from jobs.atomic import write_atomically
 from jobs.catalog.tables import DATA_TABLES, DOCUMENTS, RUNS
 from jobs.lake.state import FIRST_STATE, STATE_COLUMNS, STATUS_REMOVED, is_done, is_primary, overall, stage_states
 from jobs.lake.tables import read_arrow
@@ -223,5 +224,5 @@ def save_validation(lake: str | Path, result: LakeValidation) -> Path | None:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LAKE_CHECKS_FILE
     body = {"run_id": result.run_id, "success": result.ok, "checks": [asdict(c) for c in result.checks]}
-    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(body, indent=1) + "\n")
     return path
