@@ -11,7 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable, Schema
+from deltalake import CommitProperties, DeltaTable, Schema
+from deltalake import Field as DeltaField
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -46,10 +47,21 @@ def table_path(lake: str | Path, name: str) -> str:
 
 
 def ensure_table(lake: str | Path, spec: TableSpec) -> DeltaTable:
-    """Open ``spec``'s table, creating it empty with its declared schema when missing."""
+    """Open ``spec``'s table, creating it empty with its declared schema when missing, and
+    adding the declared columns an existing table lacks (see :func:`missing_columns`)."""
     path = table_path(lake, spec.name)
     if DeltaTable.is_deltatable(path):
-        return DeltaTable(path)
+        table = DeltaTable(path)
+        added = missing_columns(pa.schema(table.schema().to_arrow()), to_arrow_schema(spec.schema), spec.name)
+        if added:
+            # One metadata commit; existing rows read the new columns as null. The table stays
+            # reader 1 / writer 2: adding columns needs neither column mapping nor a new protocol.
+            table.alter.add_columns(
+                [DeltaField.from_arrow(field) for field in added],
+                commit_properties=CommitProperties(custom_metadata={"userMetadata": "docner: columns added"}),
+            )
+            table = DeltaTable(path)
+        return table
     Path(path).mkdir(parents=True, exist_ok=True)
     return DeltaTable.create(
         path,
@@ -59,6 +71,33 @@ def ensure_table(lake: str | Path, spec: TableSpec) -> DeltaTable:
         description=spec.description or None,
         mode="ignore",
     )
+
+
+def missing_columns(table_schema: pa.Schema, declared: pa.Schema, name: str) -> list[pa.Field]:
+    """The declared columns an existing table lacks: a stage or a ``runs`` figure added to docner
+    after the table was made (``documents.<stage>_state``, say). Each must be nullable, since
+    the rows already there have no value for it; a column that changed type, or a missing NOT
+    NULL column, is an error that names the table and the column."""
+    have = {field.name: field for field in table_schema}
+    added = []
+    for field in declared:
+        present = have.get(field.name)
+        if present is None:
+            if not field.nullable:
+                raise LakeError(
+                    f"table {name} lacks the NOT NULL column {field.name!r}: rows already in it would "
+                    "have no value; migrate the table (or start a new lake)"
+                )
+            added.append(field)
+        elif (
+            Schema.from_arrow(pa.schema([present.with_nullable(True)])).to_json()
+            != Schema.from_arrow(pa.schema([field.with_nullable(True)])).to_json()
+        ):
+            raise LakeError(
+                f"column {field.name!r} of table {name} is {present.type} but docner declares {field.type}; "
+                "migrate the table (or start a new lake)"
+            )
+    return added
 
 
 def ensure_tables(lake: str | Path) -> None:
