@@ -378,8 +378,8 @@ def test_validate_reads_a_real_lake(tmp_path: Path):
 
 def test_lake_check_results_sit_beside_the_gx_results_without_breaking_data_docs_or_the_report(tmp_path):
     from jobs.lake.tables import ensure_tables
-    from jobs.ops.report import parse_quality_result
     from jobs.quality.audit import build_data_docs
+    from jobs.quality.results import parse_quality_result
     from jobs.quality.validate import CheckResult, LakeValidation, save_validation
 
     lake = tmp_path / "lake"

@@ -193,8 +193,8 @@ def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
 
 
 def test_an_aggregate_of_a_column_without_values_is_stored_as_not_applicable(spark, tmp_path):
-    from jobs.ops.report import parse_quality_result
     from jobs.quality.audit import NOT_APPLICABLE, results_directory
+    from jobs.quality.results import parse_quality_result
 
     suite_file = tmp_path / "t.json"
     suite_file.write_text(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import io
 import json
 import os
@@ -21,29 +22,30 @@ import pytest
 from PIL import Image
 from pyspark.sql import types as T
 
+from jobs.catalog.stages import STAGES
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, PAGES, QUARANTINE, RUNS, TableSpec
 from jobs.lake.tables import LakeError, arrow_rows, read_arrow, write_arrow
-from jobs.ops.report import (
-    EARLIER_COLOUR,
-    LATEST_COLOUR,
+from jobs.ops.report import write_report
+from jobs.ops.report.charts import EARLIER_COLOUR, LATEST_COLOUR
+from jobs.ops.report.gather import (
+    COLUMN_FIGURES,
     LATEST_NAME,
     REPORTS_DIR,
+    TREND_CHARTS,
     SplitCount,
     default_report_path,
     gather_report,
     group_runs,
-    load_quality_results,
-    parse_quality_result,
     quality_run,
-    render_html,
     run_labels,
     safe_file_part,
     score_histogram,
     split_counts,
     throughput_rows,
     trend_series,
-    write_report,
 )
+from jobs.ops.report.html import render_html
+from jobs.quality.results import load_quality_results, parse_quality_result
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 FIXED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
@@ -484,6 +486,22 @@ def test_trend_series_has_one_value_per_run_and_gaps_where_a_figure_is_missing()
     assert series["dq"] == {"failing checks": [2.0, 0.0], "rows quarantined": [4.0, 0.0]}
 
 
+def test_stage_figures_of_the_trends_and_the_runs_table_come_from_the_stage_registry():
+    charted = {chart.key: chart for chart in TREND_CHARTS}
+    for stage in STAGES:
+        for figure in stage.figures:
+            if figure.trend is not None:
+                assert charted[figure.name].title == f"{figure.trend.title} ({stage.name})"
+                assert charted[figure.name].unit == figure.trend.unit
+            else:
+                assert figure.name not in charted
+    assert [(item.stage, item.figure.column) for item in COLUMN_FIGURES] == [
+        ("extract", "pages"),
+        ("ner", "entities"),
+        ("ner", "mean score"),
+    ]
+
+
 def test_throughput_rows_compute_rates_per_stage():
     rows = _run_rows("r1", T0, extract={"pages": 30, "pages_per_s": 3.0}, ner={"entities": 100, "documents_in": 0})
     (run,) = group_runs(_as_read(RUNS, rows))
@@ -528,10 +546,11 @@ def test_report_of_a_lake_shows_the_latest_run_quality_and_trends(tmp_path):
         assert heading in page
     # Data quality of the latest run: its failing checks and quarantined rows.
     assert "text_equals_slice (expect_column_pair_values_to_be_equal): 2 of 120 rows" in page
-    assert "raised no column &#x27;label&#x27;" in page
+    text = html.unescape(page)  # entities as the browser reads them (the escaper picks &#39; or &#x27;)
+    assert "raised no column 'label'" in text and "raised no column 'label'" not in page
     assert "entities / text_equals_slice" in page and '<span class="bad">FAILED</span>' in page
     # Text from the data is escaped.
-    assert NASTY not in page and html_escaped(NASTY) in page
+    assert NASTY not in page and NASTY in text
     images = _images(page)
     # 4 latest-run charts, seconds per stage, 8 trends.
     assert len(images) == 13
@@ -553,12 +572,6 @@ def test_report_of_a_lake_shows_the_latest_run_quality_and_trends(tmp_path):
     )
     pixels = np.asarray(entities_png.convert("RGB"))
     assert _colour_pixels(pixels, LATEST_COLOUR) > 200 and _colour_pixels(pixels, EARLIER_COLOUR) > 200
-
-
-def html_escaped(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
 
 
 def test_report_is_the_same_for_the_same_lake_apart_from_its_time(tmp_path):
@@ -589,7 +602,7 @@ def test_report_of_a_lake_without_ner_says_so(tmp_path):
     _tiny_lake(lake, with_ner=False, runs=2)
     page = write_report(lake).read_text()
     assert "No entities in the lake" in page
-    assert "Entities per document (NER): no run recorded this figure." in page
+    assert "Entities per document (ner): no run recorded this figure." in page
     assert "Pages by extraction method" in page
     _images(page)
 

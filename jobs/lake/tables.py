@@ -381,6 +381,21 @@ def read_arrow(
     return data.filter(where) if where is not None else data
 
 
+def table_version(lake: str | Path, name: str) -> int:
+    """The table's latest version (:class:`LakeError` when the lake has no such table)."""
+    return snapshot(table_path(lake, name), name).version()
+
+
+def table_columns(lake: str | Path, name: str) -> list[str] | None:
+    """The column names of the table's latest snapshot, or None when the lake has no such
+    table: lets a reader of an older (or a partial) lake ask :func:`read_arrow` for only the
+    columns there are."""
+    path = table_path(lake, name)
+    if not DeltaTable.is_deltatable(path):
+        return None
+    return table_arrow_schema(DeltaTable(path)).names
+
+
 def sql_quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

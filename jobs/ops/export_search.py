@@ -17,12 +17,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
 from jobs.atomic import write_atomically
 from jobs.catalog.tables import DOCUMENTS, ENTITY_SEARCH
 from jobs.lake.state import STATUS_REMOVED
-from jobs.lake.tables import LakeError, read_arrow, table_path
+from jobs.lake.tables import LakeError, read_arrow, table_version
 
 EXPORTS_DIR = "_exports"
 # Lower-case OpenSearch / Elasticsearch index names, and safe as part of a file name.
@@ -86,7 +85,7 @@ def _export(lake: str | Path, out_path: Path, state_path: Path, *, index: str, f
     exported = _read_state(state_path)
     # The version is read before the rows: a commit in between makes it older than the rows,
     # which only costs a re-check, while hashes decide what is written.
-    version = DeltaTable(table_path(lake, ENTITY_SEARCH.name)).version()
+    version = table_version(lake, ENTITY_SEARCH.name)
     search = read_arrow(lake, ENTITY_SEARCH.name)
     live = set(
         read_arrow(lake, DOCUMENTS.name, ["doc_id", "status"], pc.field("status") != STATUS_REMOVED)
