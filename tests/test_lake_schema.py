@@ -57,3 +57,27 @@ def test_a_missing_not_null_column_or_a_changed_type_fails_by_name(tmp_path):
     )
     with pytest.raises(LakeError, match=r"column 'doc_id' of table things is string but docner declares int64"):
         ensure_table(tmp_path, changed)
+
+
+@pytest.mark.slow
+def test_a_process_that_read_a_table_exits_cleanly(tmp_path):
+    """delta-rs's default (Python) file system made pyarrow's I/O threads call into Python, and
+    most processes that had read a table of several files aborted at exit (rc 134, "terminate
+    called without an active exception"); read_arrow reads through pyarrow's own file system."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    spec = TableSpec(
+        name="t",
+        key=("k",),
+        schema=T.StructType([T.StructField("k", T.LongType(), False), T.StructField("text", T.StringType(), False)]),
+    )
+    for part in range(4):  # four data files
+        rows = pa.table({"k": pa.array(range(part * 1000, part * 1000 + 1000), pa.int64()), "text": ["x" * 500] * 1000})
+        write_arrow(rows, tmp_path, spec)
+    script = f"from jobs.lake.tables import read_arrow; print(read_arrow({str(tmp_path)!r}, 't').num_rows)"
+    for _ in range(6):  # before the fix, about 2 runs in 3 aborted
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout.strip()) == (0, "4000"), done.stderr[-500:]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 TABLES = ("documents", "pages", "tables", "entities", "entity_search")
@@ -38,7 +39,10 @@ def _plain(value: Any) -> Any:
 
 def dump_table(lake: Path, name: str) -> list[str]:
     """The table's rows as sorted JSON lines, run ids and write times left out."""
-    rows = DeltaTable(str(lake / name)).to_pyarrow_table().to_pylist()
+    path = str((lake / name).absolute())
+    # pyarrow's local file system, not delta-rs's Python one (see jobs.lake.tables._local_dataset)
+    dataset = DeltaTable(path).to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
+    rows = dataset.to_table().to_pylist()
     return sorted(json.dumps(_plain(row), sort_keys=True, ensure_ascii=False) for row in rows)
 
 

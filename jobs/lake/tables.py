@@ -11,6 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Schema
 from deltalake import Field as DeltaField
 from pyspark.sql import DataFrame, SparkSession
@@ -377,8 +379,16 @@ def read_arrow(
     _check_readable(table, name)
     # Filtered in memory: delta-rs turns a file's missing max statistic (long strings have
     # none) into a `<= null` guarantee that makes pyarrow skip the file under any filter.
-    data = table.to_pyarrow_dataset().to_table(columns=columns)
+    data = _local_dataset(table, path).to_table(columns=columns)
     return data.filter(where) if where is not None else data
+
+
+def _local_dataset(table: DeltaTable, path: str) -> pads.Dataset:
+    """The snapshot as a pyarrow dataset over pyarrow's own local file system. delta-rs's default
+    file system is implemented in Python (a PyFileSystem handler), so pyarrow's I/O threads call
+    back into Python; at interpreter exit that aborted the process ("terminate called without an
+    active exception", exit 134) in most runs of ``docner validate`` on the CUAD lake."""
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(path, pafs.LocalFileSystem()))
 
 
 def table_version(lake: str | Path, name: str) -> int:
