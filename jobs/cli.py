@@ -5,6 +5,7 @@
     docner extract --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner ner     --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner stages  [--format table|csv|json]
+    docner eval ner --lake DIR --gold FILE [--format jsonl|labelstudio|conll] [--out FILE.json] [--labels L,…]
 
 The stage commands (one per stage of ``jobs.catalog.stages.STAGES``) and ``run`` come from the
 stage registry; ``--input`` is needed when a stage that reads the input runs.
@@ -153,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--lake", required=True)
     report.add_argument("--out", help="the HTML file (default: under <lake>/_reports/)")
     report.add_argument("--max-runs", type=int, default=30, help="runs shown in the trend charts")
+    evaluate = commands.add_parser("eval", help="measure the lake's output against gold (eval ner)")
+    tasks = evaluate.add_subparsers(dest="eval_task", required=True)
+    eval_ner = tasks.add_parser("ner", help="entities against gold spans: precision, recall, F1, errors")
+    eval_ner.add_argument("--lake", required=True)
+    eval_ner.add_argument("--gold", required=True, help="the gold file (docs/evaluation.md)")
+    eval_ner.add_argument("--format", choices=["jsonl", "labelstudio", "conll"], default="jsonl", dest="gold_format")
+    eval_ner.add_argument("--out", help="also write the whole result (errors and examples included) as JSON")
+    eval_ner.add_argument("--labels", help="the labels to evaluate, comma-separated (default: those the gold uses)")
+    _add_config_args(eval_ner)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -261,6 +271,52 @@ def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     return 0
 
 
+def _eval_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.console import format_rows
+    from jobs.learn.evaluate import evaluate_ner, save_evaluation
+    from jobs.learn.scoring import ALL, MACRO
+
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    result = evaluate_ner(args.lake, args.gold, fmt=args.gold_format, known_labels=config.quality.labels, labels=labels)
+    save_evaluation(args.lake, result, args.out)
+    for problem in result.problems[:20]:
+        print(f"docner eval: {problem.where}: {problem.message}", file=sys.stderr)
+    if len(result.problems) > 20:
+        print(f"docner eval: … {len(result.problems) - 20} more problem(s), all in the JSON result", file=sys.stderr)
+    columns = [
+        "label",
+        "gold",
+        "predicted",
+        "strict P",
+        "strict R",
+        "strict F1",
+        "overlap P",
+        "overlap R",
+        "overlap F1",
+    ]
+    rows = []
+    for label in (*result.labels, ALL, MACRO):
+        strict, overlap = result.scores.counts["strict"].get(label), result.scores.counts["type"].get(label)
+        if label == MACRO:
+            s_p, s_r, s_f = result.scores.macro("strict")
+            o_p, o_r, o_f = result.scores.macro("type")
+            gold_spans, predicted = None, None
+        elif strict is None or overlap is None or not (strict.gold or strict.predicted):
+            continue
+        else:
+            s_p, s_r, s_f, o_p, o_r, o_f = (
+                strict.precision, strict.recall, strict.f1, overlap.precision, overlap.recall, overlap.f1
+            )  # fmt: skip
+            gold_spans, predicted = strict.gold, strict.predicted
+        figures = [None if v is None else round(v, 3) for v in (s_p, s_r, s_f, o_p, o_r, o_f)]
+        rows.append((label, gold_spans, predicted, *figures))
+    print(f"evaluation {result.eval_id}: {len(result.documents)} document(s), {len(result.problems)} problem(s)")
+    sys.stdout.write(format_rows(columns, rows, "table") + "\n")
+    errors = ", ".join(f"{kind} {count}" for kind, count in sorted(result.errors.items()))
+    print(f"errors: {errors or 'none'}")
+    return 0
+
+
 def _reprocess_stages(value: str) -> frozenset[str]:
     return _stage_list(value, "--reprocess")
 
@@ -352,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _config(args)
         if args.command == "validate":
             return _validate_command(args, config)
+        if args.command == "eval":
+            return _eval_command(args, config)
         if args.command == "sql":
             return _sql_command(args, config)
         if args.command == "maintain":

@@ -262,7 +262,7 @@ DEFAULT_LABELS = [
     "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP",
     "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
     # the shipped rules, and the usual token-classification label maps
-    "ALIAS", "DURATION", "PRODUCT_CODE", "MISC",
+    "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF",
 ]  # fmt: skip
 
 

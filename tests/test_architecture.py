@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs.config", "jobs.catalog", "jobs.atomic", "jobs"),  # declarations every layer reads
     ("jobs.lake",),  # the Delta tables
     ("jobs.quality",),  # checks over what the stages make and the lake holds
-    ("jobs.ops", "jobs.dev", "jobs.session"),  # running it: progress, metrics, export, report
+    ("jobs.ops", "jobs.dev", "jobs.session", "jobs.learn"),  # running it; evaluation and training
     ("jobs.stages",),  # the per-document stages
     ("jobs.pipeline", "jobs.console", "jobs.cli", "jobs.spark_entry"),  # entry points
 )

@@ -122,6 +122,17 @@ def test_document_text_maps_back_to_pages(spark, first_run, lake):
             assert document["text"][part["start"] : part["end"]] == pages[(document["doc_id"], part["page_no"])]
 
 
+def test_the_driver_side_document_text_is_the_view(spark, first_run, lake):
+    """join_pages (the evaluation reads document_text on the driver) equals the Spark view."""
+    from jobs.lake.views import document_text, join_pages
+
+    rows = _rows(spark, lake, "pages")
+    for document in document_text(read_table(spark, lake, "pages")).collect():
+        joined = join_pages([r for r in rows if r["doc_id"] == document["doc_id"]])
+        assert joined.text == document["text"]
+        assert list(joined.pages) == [(p["page_no"], p["start"], p["end"]) for p in document["pages"]]
+
+
 def test_entity_offsets_point_into_the_stored_page_and_document_text(spark, first_run, lake):
     from jobs.lake.views import document_text
 

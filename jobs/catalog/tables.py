@@ -309,9 +309,40 @@ RUNS = TableSpec(
     ),
 )
 
+EVALUATIONS = TableSpec(
+    name="evaluations",
+    description=(
+        "One row per evaluation, scheme and label: the lake's entities measured against a gold file (docner eval ner)."
+    ),
+    key=("eval_id", "scheme", "label"),
+    schema=T.StructType(
+        [
+            T.StructField("eval_id", T.StringType(), False),
+            T.StructField("evaluated_at", T.TimestampType(), False),
+            T.StructField("task", T.StringType(), False),  # ner
+            T.StructField("gold", T.StringType(), False),  # the gold file's name
+            T.StructField("gold_sha256", T.StringType(), False),
+            T.StructField("documents", T.IntegerType(), False),  # gold documents evaluated
+            T.StructField("run_id", T.StringType(), True),  # the NER run whose entities were measured (the latest)
+            T.StructField("model", T.StringType(), True),  # the NER backends' models, as runs.models has them
+            T.StructField("model_version", T.StringType(), True),  # the NER stage version ("mixed" if several)
+            T.StructField("scheme", T.StringType(), False),  # strict | exact | partial | type
+            T.StructField("label", T.StringType(), False),  # a label, ALL (micro) or MACRO (mean over labels)
+            T.StructField("gold_spans", T.LongType(), False),
+            T.StructField("predicted", T.LongType(), False),
+            T.StructField("tp", T.DoubleType(), False),  # matches (partial: an overlap counts 0.5)
+            T.StructField("fp", T.DoubleType(), False),  # predicted - tp
+            T.StructField("fn", T.DoubleType(), False),  # gold_spans - tp
+            T.StructField("precision", T.DoubleType(), True),  # null: nothing predicted
+            T.StructField("recall", T.DoubleType(), True),  # null: no gold span
+            T.StructField("f1", T.DoubleType(), True),
+        ]
+    ),
+)
+
 # Every table of the lake, declared once: the list the rest derives from.
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE, RUNS)
+    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE, RUNS, EVALUATIONS)
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.
 DATA_TABLES: tuple[TableSpec, ...] = tuple(spec for spec in TABLES.values() if spec.per_document)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -32,6 +36,33 @@ def document_text(pages_df: DataFrame) -> DataFrame:
             ),
         ).alias("pages"),
     )
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """One document's ``document_text`` on the driver: the text and where each page lies in it."""
+
+    text: str
+    pages: tuple[tuple[int, int, int], ...]  # (page_no, start, end), in page order
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding ``offset`` (None: in a page break or outside the text)."""
+        for page_no, start, end in self.pages:
+            if start <= offset < end:
+                return page_no
+        return None
+
+
+def join_pages(pages: Iterable[Mapping[str, Any]]) -> DocumentText:
+    """:func:`document_text` for one document's ``pages`` rows, in Python: the ok pages in page
+    order joined with ``PAGE_BREAK`` (the same text and page offsets, for driver-side readers)."""
+    parts, placed, offset = [], [], 0
+    for row in sorted((r for r in pages if r["status"] == "ok"), key=lambda r: r["page_no"]):
+        text = row["text"]
+        placed.append((int(row["page_no"]), offset, offset + len(text)))
+        parts.append(text)
+        offset += len(text) + len(PAGE_BREAK)
+    return DocumentText(PAGE_BREAK.join(parts), tuple(placed))
 
 
 # view name -> (table it is computed from, how)

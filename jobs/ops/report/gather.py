@@ -118,6 +118,7 @@ class ReportData:
     quality_run: RunRecord | None = None
     quality: list[QualityResult] = field(default_factory=list)
     quarantine: list[SplitCount] = field(default_factory=list)  # "table / check" of quality_run
+    evaluation: list[dict[str, Any]] = field(default_factory=list)  # the latest evaluation's rows
 
     @property
     def latest(self) -> RunRecord | None:
@@ -344,6 +345,19 @@ def _read(lake: str | Path, name: str, columns: list[str] | None = None) -> pa.T
     return read_arrow(lake, name, columns=[c for c in columns if c in available])
 
 
+def latest_evaluation(table: pa.Table | None) -> list[dict[str, Any]]:
+    """The rows of the newest evaluation (``docner eval``), labels first then ALL and MACRO."""
+    if table is None or not table.num_rows:
+        return []
+    rows = table.to_pylist()
+    newest = max(rows, key=lambda r: (r["evaluated_at"], r["eval_id"]))["eval_id"]
+
+    def order(row: Mapping[str, Any]) -> tuple[int, str]:
+        return ({"ALL": 1, "MACRO": 2}.get(row["label"], 0), row["label"])
+
+    return sorted((r for r in rows if r["eval_id"] == newest), key=order)
+
+
 def gather_report(lake: str | Path, *, max_runs: int = 30) -> ReportData:
     """Everything the report shows, read from the lake with delta-rs."""
     root = Path(lake)
@@ -367,6 +381,7 @@ def gather_report(lake: str | Path, *, max_runs: int = 30) -> ReportData:
         data.entities = split_counts(entities, "label", latest_id)
         data.scores = score_histogram(entities)
 
+    data.evaluation = latest_evaluation(_read(root, "evaluations"))
     data.quality_run = quality_run(runs, root)
     if data.quality_run is not None:
         data.quality = load_quality_results(root, data.quality_run.run_id)

@@ -224,4 +224,27 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
             "trend_rows": list(zip(reversed(runs), reversed(labels), strict=True)),
             "column_figures": COLUMN_FIGURES,
         }
+    context["evaluation"] = evaluation_table(data.evaluation)
     return environment().get_template("page.html.j2").render(context)
+
+
+def evaluation_table(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The latest evaluation: its description and, per label, the strict and overlap figures."""
+    if not rows:
+        return None
+    by_label: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], {})[row["scheme"]] = row
+    first = rows[0]
+    return {
+        "eval_id": first["eval_id"],
+        "evaluated_at": first["evaluated_at"],
+        "gold": first["gold"],
+        "documents": first["documents"],
+        "run_id": first["run_id"],
+        "model": first["model"],
+        "labels": [
+            {"label": label, "strict": schemes.get("strict"), "overlap": schemes.get("type")}
+            for label, schemes in by_label.items()
+        ],
+    }
