@@ -333,3 +333,16 @@ def test_the_report_shows_the_latest_evaluation(small_lake, tmp_path):
     section = page[page.index('id="evaluation"') :]
     assert latest.eval_id in section and first.eval_id not in section
     assert "<td>DATE</td>" in section and "<td>MACRO</td>" in section
+
+
+def test_two_passes_differ_where_they_do_not_share_a_span():
+    from jobs.learn.gold import GoldDocument, GoldSpan
+    from tools.gold_agreement import differences
+
+    text = "Acme Inc. and Beta LLC signed on May 8, 2014."
+    a = GoldDocument("x.pdf", text, [GoldSpan(0, 9, "ORG"), GoldSpan(14, 22, "ORG"), GoldSpan(33, 44, "DATE")])
+    b = GoldDocument("x.pdf", text, [GoldSpan(0, 9, "ORG"), GoldSpan(14, 18, "ORG"), GoldSpan(33, 44, "DATE")])
+    (group,) = differences(a, b)
+    assert group["a"] == [{"start": 14, "end": 22, "label": "ORG", "text": "Beta LLC"}]
+    assert group["b"] == [{"start": 14, "end": 18, "label": "ORG", "text": "Beta"}]
+    assert "Acme Inc. and Beta LLC signed" in group["context"]
