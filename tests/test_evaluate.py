@@ -346,3 +346,48 @@ def test_two_passes_differ_where_they_do_not_share_a_span():
     assert group["a"] == [{"start": 14, "end": 22, "label": "ORG", "text": "Beta LLC"}]
     assert group["b"] == [{"start": 14, "end": 18, "label": "ORG", "text": "Beta"}]
     assert "Acme Inc. and Beta LLC signed" in group["context"]
+
+
+def _pass(path, spans, text="Acme Inc. and Beta LLC signed on May 8, 2014; see Section 2."):
+    path.write_text(json.dumps({"file": "x.pdf", "text": text, "spans": spans}) + "\n")
+    return path
+
+
+def test_the_gold_file_is_the_shared_spans_and_the_written_decisions(tmp_path):
+    from tools.gold_adjudicate import main as adjudicate
+
+    org, beta, short, date = (
+        {"start": 0, "end": 9, "label": "ORG"},
+        {"start": 14, "end": 22, "label": "ORG"},
+        {"start": 14, "end": 18, "label": "ORG"},
+        {"start": 33, "end": 44, "label": "DATE"},
+    )
+    ref = {"start": 50, "end": 59, "label": "SECTION_REF"}
+    a = _pass(tmp_path / "a.jsonl", [org, beta, date, ref])
+    b = _pass(tmp_path / "b.jsonl", [org, short, date])
+    decisions = tmp_path / "decisions.jsonl"
+    out = tmp_path / "gold.jsonl"
+    decisions.write_text(json.dumps({"file": "x.pdf", "start": 14, "take": "a", "reason": "legal form"}) + "\n")
+    assert adjudicate([str(a), str(b), str(decisions), str(out)]) == 1  # the reference is not settled
+    assert not out.exists()
+    decisions.write_text(
+        json.dumps({"file": "x.pdf", "start": 14, "take": "a", "reason": "legal form"})
+        + "\n"
+        + json.dumps({"file": "x.pdf", "label": "SECTION_REF", "take": "b", "reason": "not marked"})
+        + "\n"
+    )
+    assert adjudicate([str(a), str(b), str(decisions), str(out)]) == 0
+    assert json.loads(out.read_text())["spans"] == [org, beta, date]
+    decisions.write_text(json.dumps({"file": "x.pdf", "start": 14, "take": "a"}) + "\n")
+    assert adjudicate([str(a), str(b), str(decisions), str(out)]) == 1  # no reason
+    idle = json.dumps({"file": "x.pdf", "start": 99, "take": "b", "reason": "r"})
+    decisions.write_text(
+        "\n".join(
+            [
+                json.dumps({"file": "x.pdf", "start": 14, "take": "a", "reason": "r"}),
+                json.dumps({"file": "x.pdf", "label": "SECTION_REF", "take": "b", "reason": "r"}),
+                idle,
+            ]
+        )
+    )
+    assert adjudicate([str(a), str(b), str(decisions), str(out)]) == 1  # a decision that settles nothing

@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from jobs.config import DEFAULT_LABELS
 from jobs.learn.gold import GoldDocument, read_gold
@@ -29,7 +30,7 @@ def spans_of(document: GoldDocument) -> list[Span]:
     return [Span(s.start, s.end, s.label) for s in document.spans]
 
 
-def differences(a: GoldDocument, b: GoldDocument) -> list[dict[str, object]]:
+def differences(a: GoldDocument, b: GoldDocument) -> list[dict[str, Any]]:
     """The spans the passes do not share, grouped where they overlap: one group per place to
     adjudicate, with each pass's spans there and the text around it."""
     text = a.text or ""
@@ -44,7 +45,7 @@ def differences(a: GoldDocument, b: GoldDocument) -> list[dict[str, object]]:
             groups[-1].append((span, who))
         else:
             groups.append([(span, who)])
-    found: list[dict[str, object]] = []
+    found: list[dict[str, Any]] = []
     for group in groups:
         start, end = min(s.start for s, _ in group), max(s.end for s, _ in group)
         found.append(
