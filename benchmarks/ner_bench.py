@@ -256,6 +256,7 @@ def quality_worker(spec: dict) -> dict:
     variants = {
         "spacy": ["ner.backends=[spacy]"],
         "hybrid_without_org_rule": ["ner.backends=[spacy, rules]", f"ner.rules.paths=[{no_org}]"],
+        "hybrid_ontonotes": ["ner.backends=[spacy, rules]", "ner.profile=ontonotes"],
         "hybrid": ["ner.backends=[spacy, rules]"],
     }
     report = {}

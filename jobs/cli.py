@@ -20,6 +20,7 @@ its current version (code, settings, models, rules); ``--reprocess`` forces it.
     docner validate --lake DIR [--run-id ID] [--input DIR] [--data-docs DIR] [--report FILE]
     docner report  --lake DIR [--out FILE] [--max-runs N]
     docner samples --out DIR
+    docner lexicon --lake DIR --out FILE [--min-documents N] [--exclude-gold FILE]
 
 Progress goes to stderr: a status line on a terminal, JSON log lines off one (``--log-format``).
 After each stage command the run's figures are written in the Prometheus text format.
@@ -163,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     eval_ner.add_argument("--out", help="also write the whole result (errors and examples included) as JSON")
     eval_ner.add_argument("--labels", help="the labels to evaluate, comma-separated (default: those the gold uses)")
     _add_config_args(eval_ner)
+    lexicon = commands.add_parser(
+        "lexicon", help="learn the words and defined terms of the lake's documents, for ner.lexicon"
+    )
+    lexicon.add_argument("--lake", required=True)
+    lexicon.add_argument("--out", required=True, help="the lexicon file to write (JSON)")
+    lexicon.add_argument("--min-documents", type=int, default=3, help="keep what at least this many documents show")
+    lexicon.add_argument(
+        "--exclude-gold", action="append", default=[], help="leave out the documents this gold file names (repeatable)"
+    )
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -268,6 +278,26 @@ def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
         if not result.ok:
             print(f"docner: {result.message()}", file=sys.stderr)
             return EXIT_FAILURE
+    return 0
+
+
+def _lexicon_command(args: argparse.Namespace) -> int:
+    from jobs.learn.gold import GoldFormat, read_gold
+    from jobs.learn.lexicon import build_lexicon
+
+    if args.min_documents < 1:
+        print("docner: --min-documents must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    excluded: list[str] = []
+    for gold in args.exclude_gold:
+        fmt: GoldFormat = "labelstudio" if gold.endswith(".json") else "conll" if gold.endswith(".conll") else "jsonl"
+        excluded += [document.file for document in read_gold(Path(gold), fmt, labels=()).documents]
+    data = build_lexicon(args.lake, args.out, min_documents=args.min_documents, exclude=excluded)
+    print(
+        f"wrote {args.out}: {len(data['lower_words'])} lower-case words and {len(data['defined_terms'])} defined "
+        f"terms seen in at least {data['min_documents']} of {data['documents']} documents "
+        f"({data['excluded']} left out)"
+    )
     return 0
 
 
@@ -396,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{done.unchanged} unchanged (entity_search version {done.entity_search_version})"
             )
             return 0
+        if args.command == "lexicon":
+            return _lexicon_command(args)
         if args.command == "report":
             from jobs.ops.report import write_report
 
@@ -423,8 +455,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobs.lake.tables import LakeError
         from jobs.quality.audit import QualityError
         from udfs.errors import ModelUnavailable
+        from udfs.ner.lexicon import LexiconError
 
-        known = (LakeError, ModelUnavailable, DeltaWriteError, PredicateError, FileNotFoundError, QualityError)
+        known = (
+            LakeError,
+            ModelUnavailable,
+            DeltaWriteError,
+            PredicateError,
+            FileNotFoundError,
+            QualityError,
+            LexiconError,
+        )
         if isinstance(exc, known):
             print(f"docner: error: {exc}", file=sys.stderr)
             return EXIT_FAILURE

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from udfs.ner.backends import BACKEND_NAMES
+from udfs.ner.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 DEFAULT_ENV = "local"
 ENV_VAR = "DOCNER_ENV"
@@ -175,9 +176,11 @@ class PrioritySettings(_Section):
 
 def _default_priority() -> list[PrioritySettings]:
     return [
-        PrioritySettings(source="rules", labels=["MONEY", "DATE", "PERCENT", "DURATION"]),
+        PrioritySettings(
+            source="rules", labels=["MONEY", "DATE", "PERCENT", "DURATION", "SECTION_REF", "ALIAS", "LAW"]
+        ),
         PrioritySettings(source="transformers"),
-        PrioritySettings(source="rules", labels=["ORG"]),
+        PrioritySettings(source="rules", labels=["ORG", "GPE", "PERSON"]),
         PrioritySettings(source="spacy"),
         PrioritySettings(source="rules"),
     ]
@@ -225,13 +228,25 @@ def _default_backends() -> list[Backend]:
 class NerSettings(_Section):
     backends: list[Backend] = Field(default_factory=_default_backends, min_length=1)
     chars_per_task: int = Field(1_000_000, ge=1000)  # document text one task recognizes (documents stay whole)
-    labels: list[Label] | None = None  # keep only these labels; null: all
+    # udfs.ner.profiles: the labels kept (unless `labels` is set) and whether contracts are resolved
+    profile: str = DEFAULT_PROFILE
+    labels: list[Label] | None = None  # keep only these labels; null: the profile's
+    # A lexicon learned from many documents (`docner lexicon`), relative to the conf directory;
+    # the contracts profile's resolution reads it. null: each document's own evidence only.
+    lexicon: str | None = None
     merge: MergeSettings = MergeSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     spacy: SpacySettings = SpacySettings()
     transformers: TransformersSettings = TransformersSettings()
     rules: RulesSettings = RulesSettings()
     resources: ResourceSettings = ResourceSettings()
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILE_NAMES:
+            raise ValueError(f"unknown profile {value!r} (profiles: {', '.join(PROFILE_NAMES)})")
+        return value
 
     @field_validator("backends")
     @classmethod
@@ -262,7 +277,7 @@ DEFAULT_LABELS = [
     "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP",
     "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
     # the shipped rules, and the usual token-classification label maps
-    "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF",
+    "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF", "DEFINED_TERM",
 ]  # fmt: skip
 
 

@@ -16,7 +16,9 @@ def test_options_come_from_the_config_and_the_shipped_rules():
     assert rules is not None and rules.name == "contracts"
     assert {rule.label for rule in rules.rules} >= {"MONEY", "DATE", "PERCENT", "DURATION", "ORG", "ALIAS"}
     first = options.merge.priority[0]
-    assert first.source == "rules" and first.labels == frozenset({"MONEY", "DATE", "PERCENT", "DURATION"})
+    assert first.source == "rules"
+    assert first.labels == frozenset({"MONEY", "DATE", "PERCENT", "DURATION", "SECTION_REF", "ALIAS", "LAW"})
+    assert options.profile == "contracts" and options.lexicon is not None and options.lexicon.documents > 0
     assert "transformers" not in dict(options.backends)
 
 

@@ -45,7 +45,8 @@ def _entity(doc_id, entity_id, start, end, text, label, doc_text):
         "doc_id": doc_id, "entity_id": entity_id, "page_no": 1, "start": start, "end": end, "end_page_no": 1,
         "doc_start": start, "doc_end": end, "text": text, "label": label, "score": 0.9, "x0": None, "top": None,
         "x1": None, "bottom": None, "source": "rules", "sources": ["rules"], "rule": None, "model": "m",
-        "model_version": "1", "normalized_value": None, "currency": None, "entity_key": text.lower(), "run_id": "r",
+        "model_version": "1", "normalized_value": None, "currency": None, "entity_key": text.lower(),
+        "refers_to_key": None, "run_id": "r",
         "_doc_text_len": len(doc_text), "_doc_text_slice": doc_text[start:end],
     }  # fmt: skip
 

@@ -50,7 +50,7 @@ def candidates(value: Any, annotation: Any) -> list[Any]:
     if annotation is float:
         return [value / 2, value + 0.25, 0.5] if value is not None else [0.5, 2.0]
     if annotation is str:
-        return [f"{value}x", "EUR", "x"] if value is not None else ["x"]
+        return [f"{value}x", "EUR", "x", "ontonotes"] if value is not None else ["x"]
     if origin is list:
         return [["ORG"], ["rules/contracts.yaml"], ["spacy"]]
     if origin is dict:

@@ -171,6 +171,8 @@ ENTITY_FIELDS = [
     T.StructField("normalized_value", T.StringType(), True),  # ISO date, decimal amount, number, ISO duration
     T.StructField("currency", T.StringType(), True),  # ISO 4217, for MONEY
     T.StructField("entity_key", T.StringType(), False),  # canonical form that groups one entity across documents
+    # ALIAS rows and a party's short names: the entity_key of the party they stand for
+    T.StructField("refers_to_key", T.StringType(), True),
 ]
 
 ENTITIES = TableSpec(

@@ -21,7 +21,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from jobs.catalog.rows import NER_RESULT
 from jobs.catalog.stages import stage_spec
 from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH, PAGES
-from jobs.config import DocnerConfig, MergeSettings, ResourceSettings, options_from
+from jobs.config import DocnerConfig, MergeSettings, ResourceSettings, options_from, resolve_conf_path
 from jobs.lake.state import STATE_COLUMNS
 from jobs.lake.tables import read_table
 from jobs.lake.views import PAGE_BREAK, document_text
@@ -41,6 +41,7 @@ from jobs.stages.runs import record_run
 from jobs.stages.versions import ner_version
 from udfs.errors import STATUS_FAILED, STATUS_OK
 from udfs.ner.backends import BACKEND_NAMES, backend_module
+from udfs.ner.lexicon import load_lexicon
 from udfs.ner.merge import MergePolicy, PriorityRule
 from udfs.ner.recognize import NerOptions, recognize_batches
 
@@ -55,6 +56,7 @@ DRIVER_SETTINGS = {
     "chars_per_task": "task sizes (run_ner)",
     "resources": "the stage's resource profile (resource_profile)",
     "merge": "a MergePolicy (merge_policy)",
+    "lexicon": "the file's Lexicon, loaded on the driver (ner_options)",
     **{name: "its backend's Options, in NerOptions.backends" for name in BACKEND_NAMES},
 }
 
@@ -77,8 +79,14 @@ def ner_options(config: DocnerConfig) -> NerOptions:
     for name in settings.backends:
         module = backend_module(name)
         backends.append((name, module.prepare(options_from(getattr(settings, name), module.Options), conf_dir)))
+    lexicon = load_lexicon(resolve_conf_path(config, settings.lexicon)) if settings.lexicon else None
     return options_from(
-        settings, NerOptions, elsewhere=DRIVER_SETTINGS, backends=tuple(backends), merge=merge_policy(settings.merge)
+        settings,
+        NerOptions,
+        elsewhere=DRIVER_SETTINGS,
+        backends=tuple(backends),
+        merge=merge_policy(settings.merge),
+        lexicon=lexicon,
     )
 
 
@@ -93,6 +101,8 @@ def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[st
         models[name] = described.model
         if described.note:
             notes.append(described.note)
+    if options.lexicon is not None:  # its content is part of what the entities were made with
+        models["lexicon"] = f"{options.lexicon.documents} documents {options.lexicon.digest}"
     return notes, models
 
 

@@ -44,6 +44,7 @@ class MergePolicy:
 class Merged:
     entity: Candidate  # the winning candidate
     sources: tuple[str, ...]  # every source with a candidate overlapping the winner, sorted
+    refers_to: tuple[str, str] | None = None  # (label, text) of the party a defined term names (udfs.ner.resolve)
 
 
 def _order(policy: MergePolicy, candidate: Candidate) -> tuple:

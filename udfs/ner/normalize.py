@@ -331,9 +331,9 @@ def normalize_money(text: str, dollar_currency: str = "USD") -> tuple[Decimal, s
 
 
 def _strip_cents(text: str) -> tuple[str, Decimal | None]:
-    """Split off written cents: "five hundred and 00/100" -> ("five hundred", 0.00), as on US
-    cheques and in contracts."""
-    match = re.fullmatch(r"(.*?)\s+and\s+(\d{1,2}|no|zero)\s*/\s*100(?:ths)?", text, re.ASCII)
+    """Split off written cents: "five hundred and 00/100" (or "and No/100's") -> ("five
+    hundred", 0.00), as on US cheques and in contracts."""
+    match = re.fullmatch(r"(.*?)\s+and\s+(\d{1,2}|no|zero)\s*/\s*100(?:ths|['’]?s)?", text)
     if match is None:
         return text, None
     cents = 0 if match[2] in ("no", "zero") else int(match[2])
@@ -453,7 +453,8 @@ def normalize(
     label: str, text: str, *, numeric_date_order: NumericOrder | None = None, dollar_currency: str = "USD"
 ) -> Normalized:
     """The normalised value of an entity: DATE -> ISO date; MONEY -> plain decimal amount and
-    currency; PERCENT -> number; DURATION -> ISO-8601 duration; other labels -> (None, None)."""
+    currency; PERCENT -> number; DURATION -> ISO-8601 duration; SECTION_REF -> its identifier; other
+    labels -> (None, None)."""
     if label == "DATE":
         return Normalized(normalize_date(text, numeric_date_order), None)
     if label == "MONEY":
@@ -464,4 +465,22 @@ def normalize(
         return Normalized(None if percent is None else _plain(percent), None)
     if label == "DURATION":
         return Normalized(normalize_duration(text), None)
+    if label == "SECTION_REF":
+        return Normalized(normalize_reference(text), None)
     return Normalized(None, None)
+
+
+_REFERENCE_WORD = re.compile(
+    r"^(?:sections?|articles?|clauses?|paragraphs?|exhibits?|schedules?|appendix|appendices|annex(?:es)?|"
+    r"attachments?|§§?)\s*",
+    re.IGNORECASE,
+)
+
+
+def normalize_reference(text: str) -> str | None:
+    """The identifier of a reference: "Section 9.2" -> "9.2", "ARTICLE IV" -> "IV",
+    "Section 2.03 (b)" -> "2.03(b)", "3.11" -> "3.11"; None when nothing is left."""
+    if len(text) > _MAX_CHARS:
+        return None
+    identifier = re.sub(r"[\s\"“”]+", "", _REFERENCE_WORD.sub("", text.strip())).rstrip(".,;:")
+    return identifier or None

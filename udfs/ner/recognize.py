@@ -19,8 +19,11 @@ import pyarrow as pa
 from udfs.errors import describe
 from udfs.ner.backends import backend_module
 from udfs.ner.entities import Candidate, NerBackend
+from udfs.ner.lexicon import Lexicon
 from udfs.ner.merge import Merged, MergePolicy, merge_candidates
 from udfs.ner.normalize import NormalizeOptions, entity_key, normalize
+from udfs.ner.profiles import DEFAULT_PROFILE, profile
+from udfs.ner.resolve import ALIAS, resolve_document
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,13 @@ class NerOptions:
     merge: MergePolicy = field(default_factory=MergePolicy)
     labels: tuple[str, ...] | None = None  # keep only these labels (after each backend's own label map)
     normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
+    profile: str = DEFAULT_PROFILE  # udfs.ner.profiles: its labels (unless `labels` is set), and resolution
+    lexicon: Lexicon | None = None  # evidence learned from many documents (ner.lexicon), for resolution
+
+    def kept_labels(self) -> frozenset[str] | None:
+        if self.labels is not None:
+            return frozenset(self.labels)
+        return profile(self.profile).labels
 
 
 def build_backends(options: NerOptions) -> list[NerBackend]:
@@ -51,11 +61,17 @@ def recognize_texts(texts: Sequence[str], backends: Sequence[NerBackend], option
         for index, candidates in enumerate(backend.recognize(texts)):
             found[index].extend(candidates)
     results = []
-    keep = frozenset(options.labels) if options.labels is not None else None
+    keep = options.kept_labels()
+    resolving = profile(options.profile).resolve
     for text, candidates in zip(texts, found, strict=True):
         valid = [c for c in candidates if 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.text]
-        kept = [c for c in valid if keep is None or c.label in keep]
-        results.append(Recognized(merge_candidates(kept, options.merge), len(candidates) - len(valid)))
+        # Resolution reads the definitions (ALIAS) even where the output keeps no ALIAS rows.
+        wanted = keep | {ALIAS} if keep is not None and resolving else keep
+        merged = merge_candidates([c for c in valid if wanted is None or c.label in wanted], options.merge)
+        if resolving:
+            resolved = resolve_document(text, merged, options.lexicon)
+            merged = [m for m in resolved if keep is None or m.entity.label in keep]
+        results.append(Recognized(merged, len(candidates) - len(valid)))
     return results
 
 
@@ -124,6 +140,7 @@ def entity_rows(
                 "normalized_value": value,
                 "currency": currency,
                 "entity_key": _key(entity.label, entity.text, value, currency),
+                "refers_to_key": entity_key(*item.refers_to) if item.refers_to is not None else None,
             }
         )
     return rows, unplaced

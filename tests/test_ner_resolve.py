@@ -1,0 +1,202 @@
+"""Contract resolution (udfs.ner.resolve): definitions, parties, document evidence and shapes."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobs.config import load_config
+from jobs.stages.ner import ner_options
+from udfs.ner.backends.rules import load_rules
+from udfs.ner.entities import Candidate
+from udfs.ner.merge import merge_candidates
+from udfs.ner.normalize import entity_key, normalize_reference
+from udfs.ner.profiles import PROFILES
+from udfs.ner.recognize import NerOptions, recognize_texts
+from udfs.ner.resolve import made_from_name, resolve_document, shape_ok
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+RULES = load_rules([CONF / "rules"])
+POLICY = ner_options(load_config("local")).merge
+
+
+def model(text: str, phrase: str, label: str, nth: int = 0) -> Candidate:
+    """A model's candidate on the nth occurrence of ``phrase``."""
+    found = [m.start() for m in re.finditer(re.escape(phrase), text)]
+    start = found[nth]
+    return Candidate(start, start + len(phrase), phrase, label, None, "spacy", "en_test", "1")
+
+
+def resolved(text: str, *models: Candidate) -> list[tuple[str, str, str | None]]:
+    """(label, text, refers_to_key) of the resolved entities of ``text``: the rules' candidates
+    and the given model candidates, merged with the default policy, then resolved."""
+    merged = merge_candidates([*RULES.find(text), *models], POLICY)
+    return [
+        (m.entity.label, m.entity.text, entity_key(*m.refers_to) if m.refers_to else None)
+        for m in resolve_document(text, merged)
+    ]
+
+
+PREAMBLE = (
+    "This Services Agreement is made by and between Acme Robotics, Inc., a Delaware corporation "
+    '(the "Company"), and Birch First Global Investments Inc., a Nevada corporation ("BFGI").\n'
+    "The company's services are provided to BFGI. The Company shall pay BFGI within thirty (30) days.\n"
+)
+
+
+def test_a_role_defined_for_a_party_is_an_alias_of_it_everywhere():
+    text = PREAMBLE
+    found = resolved(text, model(text, "Company", "ORG", 1), model(text, "BFGI", "ORG", 2))
+    assert ("ALIAS", "Company", "acme robotics") in found  # the definition and the later mention
+    assert found.count(("ALIAS", "Company", "acme robotics")) == 2
+    assert not [f for f in found if f[1] == "Company" and f[0] == "ORG"]  # a role is never an ORG
+
+
+def test_a_short_name_made_from_the_name_is_an_org_of_that_party():
+    found = resolved(PREAMBLE)
+    assert found.count(("ORG", "BFGI", "birch first global investments")) == 3  # defined, then two mentions
+    assert ("ORG", "Acme Robotics, Inc.", None) in found
+    assert ("ORG", "Birch First Global Investments Inc.", None) in found
+
+
+def test_a_term_defined_without_a_party_is_a_defined_term_and_the_models_calls_on_it_go():
+    text = (
+        "The Recipient shall keep all confidential information disclosed to it "
+        '("Confidential Information") secret. Confidential Information excludes public data.\n'
+        '"Territory" means the United States. Sales in the Territory are reported monthly.'
+    )
+    found = resolved(
+        text,
+        model(text, "Confidential Information", "ORG", 1),
+        model(text, "Territory", "ORG", 1),
+        model(text, "the United States", "GPE"),
+    )
+    assert ("DEFINED_TERM", "Confidential Information", None) in found
+    assert not [f for f in found if f[0] == "ORG"]
+    assert ("GPE", "United States", None) in found  # the leading article trimmed
+
+
+def test_capitalised_common_nouns_headings_and_addresses_are_not_names():
+    text = (
+        "LIMITATION OF LIABILITY\n"
+        "The services and the software are licensed as is. Services include Software updates.\n"
+        "Notices go to 100 Main Street, Suite 200, Springfield, and to Jane Q. Doe.\n"
+    )
+    found = resolved(
+        text,
+        model(text, "LIMITATION OF LIABILITY", "ORG"),
+        model(text, "Services", "ORG"),
+        model(text, "Software", "PERSON"),
+        model(text, "Suite 200", "PERSON"),
+        model(text, "Jane Q. Doe", "PERSON"),
+    )
+    assert [f[:2] for f in found if f[0] in ("ORG", "PERSON")] == [("PERSON", "Jane Q. Doe")]
+
+
+def test_shapes_of_the_models_values():
+    def c(text: str, label: str) -> Candidate:
+        return Candidate(0, len(text), text, label, None, "spacy", "m", "1")
+
+    assert shape_ok(c("March 15, 2023", "DATE")) and shape_ok(c("2019", "DATE")) and shape_ok(c("7/18/11", "DATE"))
+    assert not shape_ok(c("9", "DATE")) and not shape_ok(c("monthly", "DATE")) and not shape_ok(c("33304", "DATE"))
+    assert shape_ok(c("$5,000", "MONEY")) and shape_ok(c("Five Thousand Dollars", "MONEY"))
+    assert not shape_ok(c("500", "MONEY"))
+    assert shape_ok(c("Securities Act of 1933", "LAW")) and shape_ok(c("Bankruptcy Code", "LAW"))
+    assert not shape_ok(c("Section 9.2", "LAW")) and not shape_ok(c("Article 10", "LAW"))
+    assert shape_ok(c("John A. Smith", "PERSON"))
+    assert not shape_ok(c("Durbin 2", "PERSON")) and not shape_ok(c("LICENSOR", "PERSON"))
+
+
+def test_places_in_party_clauses_are_places():
+    text = "organized under the laws of the State of New York, and Foo LLC, a Nevada corporation."
+    found = resolved(text, model(text, "the State of New York", "ORG"), model(text, "Nevada corporation", "ORG"))
+    assert ("GPE", "New York", None) in found and ("GPE", "Nevada", None) in found
+
+
+def test_each_a_party_marks_party_only_where_it_stands_for_one_party():
+    text = (
+        'Acme Robotics, Inc. and Beta Tools LLC (each a "Party" and together the "Parties") agree. '
+        "Either Party may end this. A Party that breaches pays; the Parties meet yearly."
+    )
+    found = resolved(text)
+    parties = [f for f in found if f[1] in ("Party", "Parties")]
+    assert parties == [("ALIAS", "Party", None), ("ALIAS", "Party", None)]  # defined, and "Either Party"
+
+
+def test_made_from_name():
+    assert made_from_name("BFGI", "Birch First Global Investments Inc.")
+    assert made_from_name("Logan's", "Logan's Roadhouse, Inc.")
+    assert made_from_name("NW1", "Network 1 Financial, Inc.")
+    assert made_from_name("Antares", "Antares Pharma, Inc.")
+    assert not made_from_name("Company", "Acme Robotics, Inc.")
+    assert not made_from_name("Licensor", "Liquidmetal Technologies, Inc.")
+
+
+def test_section_references_are_their_own_label_with_the_identifier_as_value():
+    text = "as set out in Sections 3.10 and 3.11, Article IV and Exhibit “A”; see Section 2.03 (b)."
+    found = [(c.text, c.label) for c in RULES.find(text) if c.label == "SECTION_REF"]
+    assert found == [
+        ("Sections 3.10", "SECTION_REF"),
+        ("3.11", "SECTION_REF"),
+        ("Article IV", "SECTION_REF"),
+        ("Exhibit “A”", "SECTION_REF"),
+        ("Section 2.03 (b)", "SECTION_REF"),
+    ]
+    assert [normalize_reference(t) for t, _ in found] == ["3.10", "3.11", "IV", "A", "2.03(b)"]
+    assert not [c for c in RULES.find("EXHIBIT 10.3\nSERVICES AGREEMENT") if c.label == "SECTION_REF"]
+
+
+class _Fixed:
+    """A backend that proposes given candidates (offsets into the one text it is given)."""
+
+    source, model, model_version = "spacy", "fixed", "1"
+
+    def __init__(self, candidates: list[Candidate]) -> None:
+        self.candidates = candidates
+
+    def recognize(self, texts):
+        return [list(self.candidates) for _ in texts]
+
+
+def test_profiles_choose_labels_and_resolution():
+    text = PREAMBLE
+    backends = [_Fixed([model(text, "Company", "ORG", 1), model(text, "thirty", "CARDINAL")])]
+    contracts = recognize_texts([text], backends, NerOptions(merge=POLICY, profile="contracts"))[0]
+    ontonotes = recognize_texts([text], backends, NerOptions(merge=POLICY, profile="ontonotes"))[0]
+    assert "CARDINAL" not in {m.entity.label for m in contracts.merged}
+    assert ("ORG", "Company") in {(m.entity.label, m.entity.text) for m in ontonotes.merged}
+    assert ("ORG", "Company") not in {(m.entity.label, m.entity.text) for m in contracts.merged}
+    assert PROFILES["contracts"].resolve and not PROFILES["ontonotes"].resolve
+
+
+_WORDS = st.sampled_from(
+    ["Acme", "Inc.", "Company", "the", "company", "shall", '("Company")', "Beta", "LLC", '("Beta")', "\n", "Services",
+     "services", "Section", "9.2", "March", "2020", "$5", "NOTICES", ",", "."]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(_WORDS, min_size=1, max_size=60), picks=st.lists(st.tuples(st.integers(0, 59), st.integers(1, 3)))
+)
+def test_resolved_entities_point_into_the_text_and_never_overlap(words, picks):
+    text = " ".join(words)
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    models = []
+    for index, length in picks:
+        if index < len(starts):
+            start = starts[index]
+            end = starts[min(index + length, len(starts)) - 1]
+            end = re.compile(r"\S+").match(text, end).end()
+            models.append(Candidate(start, end, text[start:end], "ORG", None, "spacy", "m", "1"))
+    merged = merge_candidates([*RULES.find(text), *models], POLICY)
+    out = resolve_document(text, merged)
+    for item in out:
+        assert text[item.entity.start : item.entity.end] == item.entity.text
+        assert item.entity.end > item.entity.start
+    spans = sorted((m.entity.start, m.entity.end) for m in out)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
