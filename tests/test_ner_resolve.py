@@ -13,6 +13,7 @@ from jobs.config import load_config
 from jobs.stages.ner import ner_options
 from udfs.ner.backends.rules import load_rules
 from udfs.ner.entities import Candidate
+from udfs.ner.lexicon import Lexicon, load_lexicon
 from udfs.ner.merge import merge_candidates
 from udfs.ner.normalize import entity_key, normalize_reference
 from udfs.ner.profiles import PROFILES
@@ -31,13 +32,13 @@ def model(text: str, phrase: str, label: str, nth: int = 0) -> Candidate:
     return Candidate(start, start + len(phrase), phrase, label, None, "spacy", "en_test", "1")
 
 
-def resolved(text: str, *models: Candidate) -> list[tuple[str, str, str | None]]:
+def resolved(text: str, *models: Candidate, lexicon: Lexicon | None = None) -> list[tuple[str, str, str | None]]:
     """(label, text, refers_to_key) of the resolved entities of ``text``: the rules' candidates
     and the given model candidates, merged with the default policy, then resolved."""
     merged = merge_candidates([*RULES.find(text), *models], POLICY)
     return [
         (m.entity.label, m.entity.text, entity_key(*m.refers_to) if m.refers_to else None)
-        for m in resolve_document(text, merged)
+        for m in resolve_document(text, merged, lexicon)
     ]
 
 
@@ -200,3 +201,15 @@ def test_resolved_entities_point_into_the_text_and_never_overlap(words, picks):
         assert item.entity.end > item.entity.start
     spans = sorted((m.entity.start, m.entity.end) for m in out)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_a_party_clause_without_a_known_name_still_tells_names_from_roles():
+    text = (
+        'This Agreement is made between Bank of America, N.A. ("Bank of America") and [***] (the "Provider"). '
+        'Bank of America pays the Provider. Questions go to us ("we").'
+    )
+    lexicon = load_lexicon(CONF / "lexicon" / "contracts.json")  # many contracts write "provider"
+    found = resolved(text, model(text, "Bank of America", "ORG", 1), lexicon=lexicon)
+    assert found.count(("ORG", "Bank of America", None)) == 2  # defined, and mentioned
+    assert found.count(("ALIAS", "Provider", None)) == 2
+    assert ("DEFINED_TERM", "we", None) in found and not [f for f in found if f[0] == "ALIAS" and f[1] == "we"]

@@ -230,12 +230,16 @@ def find_definitions(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
         distributive = bool(_DISTRIBUTIVE.search(lead))
         if _COLLECTIVE.search(lead) and _core(term).endswith("s"):
             kind = "collective"
+        elif not term[:1].isupper():
+            kind = "term"  # ("we", "us"): a pronoun or a lower-case term names no one by name
         else:
             party = _party_before(text, names, term, anchor, barrier)
             if party is not None and _made_from_party(term, party, lowered, common):
                 kind = "name"
             elif party is None and _BETWEEN.search(text, max(0, anchor - 200), anchor) and not is_common(term, lowered):
-                kind = "role"  # a party clause whose name is withheld: "between [***] (the "Provider")"
+                # a party clause without a name we know: "between [***] (the "Provider")" names a
+                # role; "between Bank of America, N.A. ("Bank of America")" the party itself
+                kind = "role" if is_common(term, common) else "name"
             elif party is None or _defines_phrase_before(text, term, anchor):
                 kind, party = "term", None
             elif _abbreviation(term, common):
@@ -450,7 +454,7 @@ def _definition_row(item: Merged, definition: Definition) -> Merged | None:
     if definition.kind == "term":
         return replace(item, entity=entity._replace(label=DEFINED_TERM))
     party = definition.party
-    label = party.label if definition.kind == "name" and party is not None else ALIAS
+    label = (party.label if party is not None else ORG) if definition.kind == "name" else ALIAS
     return replace(
         item,
         entity=entity._replace(label=label),
@@ -484,7 +488,10 @@ def _mentions(
     for definition in definitions:
         if definition.kind not in ("role", "name"):
             continue
-        label = definition.party.label if definition.kind == "name" and definition.party is not None else ALIAS
+        if definition.kind == "name":
+            label = definition.party.label if definition.party is not None else ORG
+        else:
+            label = ALIAS
         for start, end in _occurrences(text, _core(definition.term), definition.end):
             if definition.distributive and not _DISTRIBUTIVE_BEFORE.search(text[max(0, start - 12) : start]):
                 continue
