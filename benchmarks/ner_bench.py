@@ -182,8 +182,21 @@ def agreement_date(row: dict[str, str]) -> str | None:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
+def is_role(span: str, common: frozenset[str]) -> bool:
+    """A gold party span that names a role, not a party: every word of it is a word contracts
+    write in lower case ("the Customer", "Manufacturer", 'each individually referred to as
+    "Party"'), by the shipped lexicon. Names made of common words ("The Right Solution") count
+    as roles too, so this is a lower bound of the names."""
+    words = re.findall(r"[^\W\d_]+", span.casefold())
+    return bool(words) and all(word in common for word in words)
+
+
 def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of: dict[str, str]) -> dict:
+    from udfs.ner.lexicon import load_lexicon
     from udfs.ner.normalize import entity_key
+
+    common = load_lexicon(REPO / "conf" / "lexicon" / "contracts.json").lower_words
+    named = {"lenient": 0, "total": 0}
 
     by_doc: dict[str, list[dict]] = {}
     for entity in entities:
@@ -199,7 +212,11 @@ def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of
             party["total"] += 1
             key, fold = entity_key("ORG", name), _fold(name)
             party["strict"] += key in keys
-            party["lenient"] += any(fold in f or (len(f) >= 4 and f in fold) for f in folded)
+            hit = any(fold in f or (len(f) >= 4 and f in fold) for f in folded)
+            party["lenient"] += hit
+            if not is_role(name, common):
+                named["total"] += 1
+                named["lenient"] += hit
         iso = agreement_date(row)
         spans = [
             _fold(s) for s in (ast.literal_eval(row["agreement_date_spans"]) if row["agreement_date_spans"] else [])
@@ -217,6 +234,8 @@ def score_quality(entities: list[dict], gold_rows: list[dict[str, str]], file_of
         "party_names": party["total"],
         "party_recall_key": round(party["strict"] / max(1, party["total"]), 3),
         "party_recall_text": round(party["lenient"] / max(1, party["total"]), 3),
+        "party_names_not_roles": named["total"],
+        "party_recall_text_not_roles": round(named["lenient"] / max(1, named["total"]), 3),
         "agreement_dates": dates["total"],
         "full_agreement_dates": dates["full"],
         "date_recall_value": round(dates["value"] / max(1, dates["full"]), 3),

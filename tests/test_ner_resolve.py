@@ -89,11 +89,12 @@ def test_capitalised_common_nouns_headings_and_addresses_are_not_names():
     )
     found = resolved(
         text,
-        model(text, "LIMITATION OF LIABILITY", "ORG"),
+        model(text, "LIMITATION OF LIABILITY", "ORG"),  # words contracts write in lower case (lexicon)
         model(text, "Services", "ORG"),
         model(text, "Software", "PERSON"),
         model(text, "Suite 200", "PERSON"),
         model(text, "Jane Q. Doe", "PERSON"),
+        lexicon=load_lexicon(CONF / "lexicon" / "contracts.json"),
     )
     assert [f[:2] for f in found if f[0] in ("ORG", "PERSON")] == [("PERSON", "Jane Q. Doe")]
 

@@ -44,9 +44,21 @@ class Lexicon:
     digest: str  # sha256 of the file's content, for the NER stage version
 
 
+_ADDRESS = re.compile(r"\S*(?:@|://|www\.|\w\.(?:com|net|org|gov|edu|io|co)\b)\S*", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s$")
+_QUOTED_SHORT = re.compile(r'["“][^"“”\n]{1,40}["”]')
+
+
+def running_words(text: str) -> set[str]:
+    """The words a text writes in lower case in its running text: not in web or e-mail
+    addresses ("union.baidu.com"), nor quoted as a mark or a term ("baidu")."""
+    running = _QUOTED_SHORT.sub(" ", _ADDRESS.sub(" ", text))
+    return {_POSSESSIVE.sub("", word) for word in _WORD.findall(running) if word.islower()}
+
+
 def document_words(text: str) -> tuple[set[str], set[str]]:
     """The lower-case words of one text, and its quoted capitalised phrases (folded)."""
-    lower = {word for word in _WORD.findall(text) if word.islower()}
+    lower = running_words(text)
     # Abbreviations ("FDA", "PRC") are names as often as terms: a lexicon does not judge them.
     terms = {m[1].strip().casefold() for m in _QUOTED.finditer(text) if m[1][:1].isupper() and not m[1].isupper()}
     return lower, terms

@@ -15,11 +15,14 @@ document's own evidence and rewrites the merged entities:
    they are not words of the document's running text, are mentions of that party.
 3. **Document evidence against common words.** A name, place or person candidate made only of
    words the document also writes in lower case (``Services``, ``Driver``, ``NOTICES``) is a
-   common noun in capitals, not an entity; a candidate set in a line of capitals without a legal
-   form is a heading.
+   common noun in capitals (a heading, a defined term), not an entity; so is one the document
+   quotes as a defined term, or defines as an abbreviation of a phrase (``DSP``), and a part of
+   an address (``Suite 200``).
    With a lexicon (``udfs.ner.lexicon``), the words and defined terms of many documents count
    as this one's here; the parties' names and short names are decided by this document alone.
-4. **Shapes.** A model's ``DATE`` holds a month, a year or a numeric date; its ``MONEY`` a
+4. **Places in party clauses.** ``the State of New York`` is the GPE ``New York``;
+   ``a Nevada corporation`` holds the GPE ``Nevada``.
+5. **Shapes.** A model's ``DATE`` holds a month, a year or a numeric date; its ``MONEY`` a
    currency; a ``PERSON`` personal-name words; a ``LAW`` the word of an act, code or regulation.
 
 Only the models' candidates are judged by shape and evidence; the rules' values (``MONEY``,
@@ -36,7 +39,7 @@ from dataclasses import dataclass, replace
 import regex
 
 from udfs.ner.entities import SOURCE_RULES, Candidate
-from udfs.ner.lexicon import Lexicon
+from udfs.ner.lexicon import Lexicon, running_words
 from udfs.ner.merge import Merged
 
 RESOLVER = "resolve"  # Candidate.source of the rows this step makes
@@ -72,7 +75,8 @@ _LEGAL_FORM = re.compile(
 # Exchange Commission"): a capitalised phrase ending in one names a body, not a concept.
 _BODY_HEAD = re.compile(
     r"\b(?:Commission|Court|Bank|Exchange|University|Agency|Administration|Department|Ministry|Bureau|Authority|"
-    r"Association|Institute|Foundation|Council|Federation|Service|Office|Organization|Organisation)$"
+    r"Association|Institute|Foundation|Council|Federation|Service|Office|Organization|Organisation)$",
+    re.IGNORECASE,
 )
 _COLLECTIVE = re.compile(r"\b(?:together|collectively|jointly|all)\b[^()]*$", re.IGNORECASE)
 _DISTRIBUTIVE = re.compile(r"\b(?:individually|either)\b[^()]*$|\b(?:a|an)\s+[\"“]$", re.IGNORECASE)
@@ -114,8 +118,8 @@ class Definition:
 
 
 def lower_words(text: str) -> frozenset[str]:
-    """The words the document writes in lower case (its running text)."""
-    return frozenset(word for word in _WORD.findall(text) if word.islower())
+    """The words the document writes in lower case (its running text, not its web addresses)."""
+    return frozenset(running_words(text))
 
 
 def _core(text: str) -> str:
@@ -187,17 +191,6 @@ def shape_ok(candidate: Candidate) -> bool:
     return True
 
 
-def _heading(text: str, start: int, end: int, candidate: Candidate) -> bool:
-    """Set in a line of capitals (a heading), with no legal form."""
-    if not any(c.isalpha() for c in candidate.text) or not candidate.text.isupper():
-        return False
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line = text[line_start : len(text) if line_end == -1 else line_end]
-    letters = [c for c in line if c.isalpha()]
-    return all(c.isupper() for c in letters) and not _LEGAL_FORM.search(candidate.text)
-
-
 def find_definitions(text: str, merged: Sequence[Merged], lexicon: Lexicon | None = None) -> list[Definition]:
     """The document's defined terms (the rules' ALIAS candidates) and what each names."""
     lowered = lower_words(text)
@@ -239,11 +232,11 @@ def find_definitions(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
             elif party is None and _BETWEEN.search(text, max(0, anchor - 200), anchor) and not is_common(term, lowered):
                 # a party clause without a name we know: "between [***] (the "Provider")" names a
                 # role; "between Bank of America, N.A. ("Bank of America")" the party itself
-                kind = "role" if is_common(term, common) else "name"
+                kind = "name" if _name_shaped(term, common) else "role"
             elif party is None or _defines_phrase_before(text, term, anchor):
                 kind, party = "term", None
-            elif _abbreviation(term, common):
-                kind = "name"
+            elif _name_shaped(term, common):
+                kind = "name"  # "IMNTV", "SpinRecords.com" (not "Licensor")
             else:
                 kind = "role"
         if distributive and kind == "role":
@@ -261,12 +254,6 @@ def _made_from_party(term: str, party: Candidate, lowered: frozenset[str], commo
     if made_from_name(term, party.text) and not is_common(term, lowered):
         return _core(term).isupper() or not is_common(term, common)
     return _letters(_core(term)) == _letters(_LEGAL_FORM.split(party.text)[0])
-
-
-def _abbreviation(term: str, common: frozenset[str]) -> bool:
-    """An abbreviation that is no common word anywhere (``IMNTV``; not ``BUYER``)."""
-    core = _core(term)
-    return core.isupper() and len(_letters(core)) <= 8 and not is_common(term, common)
 
 
 def acronym_terms(text: str, merged: Sequence[Merged]) -> set[str]:
@@ -356,8 +343,6 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
         lowered |= lexicon.lower_words
         terms |= lexicon.defined_terms
     terms -= names
-    places = {_core(m.entity.text).casefold() for m in merged if m.entity.label == "GPE"}
-    places -= names | {_core(m.entity.text).casefold() for m in merged if m.entity.rule == LEGAL_NAME_RULE}
     kept: list[Merged] = []
     for item in merged:
         entity = item.entity
@@ -369,10 +354,7 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
         if _covered(entity, mentions):
             continue
         if entity.rule == LEGAL_NAME_RULE:
-            if (
-                _written_lower(text, entity.text)
-                or _core(_LEGAL_FORM.split(entity.text)[0]).strip(" ,").casefold() in terms
-            ):
+            if _written_lower(text, entity.text) or _term_and_company(entity.text, terms):
                 continue  # "Holding Company" (the text writes "holding company"); "Statement of Work, Company"
             place = trim(text, item)
             if place is not None and place.entity.label == "GPE":  # "a Nevada Corporation"
@@ -384,9 +366,6 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
         trimmed = trim(text, item)
         if trimmed is None or not shape_ok(trimmed.entity):
             continue
-        if trimmed.entity.label == ORG and _core(trimmed.entity.text).casefold() in places:
-            # one name, one type in a document: "Beijing" tagged a place elsewhere is a place here
-            trimmed = replace(trimmed, entity=trimmed.entity._replace(label="GPE"))
         if trimmed.entity.label in JUDGED and _not_a_name(text, trimmed.entity, terms, lowered):
             continue
         kept.append(trimmed)
@@ -400,6 +379,26 @@ def quoted_terms(text: str) -> set[str]:
     return {m[1] for m in _QUOTED.finditer(text) if m[1][:1].isupper()}
 
 
+def _name_shaped(term: str, common: frozenset[str]) -> bool:
+    """A term shaped like a name, not a role word: no common word, and an abbreviation, a word
+    with a digit, a dot or a capital inside, or several words (``IMNTV``, ``SpinRecords.com``,
+    ``Bank of America``; not ``Licensor``, ``Provider``)."""
+    core = _core(term)
+    if is_common(term, common):
+        return False
+    words = core.split()
+    shaped = any(char.isdigit() or char == "." for char in core) or any(
+        any(char.isupper() for char in word[1:]) for word in words
+    )
+    return shaped or len(words) > 1
+
+
+def _term_and_company(name: str, terms: set[str]) -> bool:
+    """A defined term followed by ", Company": a list of terms, not a company's name."""
+    match = re.fullmatch(r"(.+?),\s*(?:Company|COMPANY)", name)
+    return match is not None and _core(match[1]).casefold() in terms
+
+
 def _written_lower(text: str, phrase: str) -> bool:
     """The document also writes ``phrase`` in lower case, as a phrase of its running text."""
     body = r"\s+".join(re.escape(word) for word in phrase.lower().split())
@@ -407,14 +406,14 @@ def _written_lower(text: str, phrase: str) -> bool:
 
 
 def _not_a_name(text: str, entity: Candidate, terms: set[str], lowered: frozenset[str]) -> bool:
-    """A defined term, a capitalised common noun, a heading, or a place in an address."""
+    """A defined term, a capitalised common noun (a heading too), or a part of an address."""
     core = _core(entity.text)
-    if core.casefold() in terms or is_common(entity.text, lowered) or _heading(text, entity.start, entity.end, entity):
+    if core.casefold() in terms or is_common(entity.text, lowered):
         return True
     if _PLACE_HEAD.search(core) or _HONORIFIC.fullmatch(core):  # "Suite 200", "Winter Street"; "Esq."
         return True
-    if entity.label == PERSON:  # a personal name has no word of the running text
-        words = [w for w in _WORD.findall(core) if not w.islower()]
+    if entity.label == PERSON:  # a personal name has no word of the running text (initials aside)
+        words = [w for w in _WORD.findall(core) if not w.islower() and len(w) > 1]
         if len(words) == 1 and not _TITLE_BEFORE.search(text, max(0, entity.start - 6), entity.start):
             return True  # one word is a name only after a title: "Mr. Smith"
         return any(_POSSESSIVE.sub("", w).lower() in lowered for w in words)
@@ -431,6 +430,9 @@ def trim(text: str, item: Merged) -> Merged | None:
         start = article.end()
     while start < end and text[start].isspace():
         start += 1
+    tail = text.find("\n", start, end)
+    if tail != -1 and not any(char.isalpha() for char in text[tail:end]):
+        end = tail  # "Kathy Whitworth\n-9-": the page number after the name is not part of it
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
         end -= 1
     if label in (ORG, "GPE", "LOC"):
