@@ -391,3 +391,28 @@ def test_the_gold_file_is_the_shared_spans_and_the_written_decisions(tmp_path):
         )
     )
     assert adjudicate([str(a), str(b), str(decisions), str(out)]) == 1  # a decision that settles nothing
+
+
+def test_the_lexicon_command_learns_from_the_lake_and_leaves_gold_documents_out(small_lake, tmp_path):
+    from udfs.ner.lexicon import load_lexicon
+
+    out = tmp_path / "lexicon.json"
+
+    def lexicon(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "jobs.cli", "lexicon", "--lake", str(small_lake), "--out", str(out),
+             "--min-documents", "1", *extra],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    done = lexicon()
+    assert done.returncode == 0, done.stderr[-2000:]
+    learned = load_lexicon(out)
+    assert learned.documents == 1 and "agreement" not in learned.lower_words  # capitalised only here
+    assert learned.lower_words and all(word.islower() for word in learned.lower_words)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(_gold_line("acme.pdf", None, [("Acme Inc.", "ORG")]))
+    done = lexicon("--exclude-gold", str(gold))
+    assert done.returncode == 0 and "1 left out" in done.stdout
+    assert load_lexicon(out).documents == 0 and not load_lexicon(out).lower_words
+    assert lexicon("--min-documents", "0").returncode == 2
