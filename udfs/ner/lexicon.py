@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "docner-lexicon/1"
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _QUOTED = re.compile(r'["“]([^"“”\n]{1,80}?)[.,;:]?["”]')
 
 
@@ -53,14 +53,19 @@ def running_words(text: str) -> set[str]:
     """The words a text writes in lower case in its running text: not in web or e-mail
     addresses ("union.baidu.com"), nor quoted as a mark or a term ("baidu")."""
     running = _QUOTED_SHORT.sub(" ", _ADDRESS.sub(" ", text))
-    return {_POSSESSIVE.sub("", word) for word in _WORD.findall(running) if word.islower()}
+    return {_POSSESSIVE.sub("", word) for word in WORD.findall(running) if word.islower()}
+
+
+def quoted_terms(text: str) -> set[str]:
+    """The capitalised phrases a text sets in quotes: its defined terms, wherever defined."""
+    return {m[1] for m in _QUOTED.finditer(text) if m[1][:1].isupper()}
 
 
 def document_words(text: str) -> tuple[set[str], set[str]]:
     """The lower-case words of one text, and its quoted capitalised phrases (folded)."""
     lower = running_words(text)
     # Abbreviations ("FDA", "PRC") are names as often as terms: a lexicon does not judge them.
-    terms = {m[1].strip().casefold() for m in _QUOTED.finditer(text) if m[1][:1].isupper() and not m[1].isupper()}
+    terms = {term.strip().casefold() for term in quoted_terms(text) if not term.isupper()}
     return lower, terms
 
 

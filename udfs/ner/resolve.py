@@ -39,8 +39,9 @@ from dataclasses import dataclass, replace
 import regex
 
 from udfs.ner.entities import SOURCE_RULES, Candidate
-from udfs.ner.lexicon import Lexicon, running_words
+from udfs.ner.lexicon import WORD, Lexicon, quoted_terms, running_words
 from udfs.ner.merge import Merged
+from udfs.ner.normalize import entity_key
 
 RESOLVER = "resolve"  # Candidate.source of the rows this step makes
 ALIAS, ORG, PERSON, DEFINED_TERM = "ALIAS", "ORG", "PERSON", "DEFINED_TERM"
@@ -48,8 +49,6 @@ NAME_LABELS = frozenset({ORG, PERSON})
 JUDGED = frozenset({ORG, PERSON, "GPE", "LOC", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT"})
 VALUE_LABELS = frozenset({"MONEY", "DATE", "PERCENT", "DURATION", "SECTION_REF"})
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _ARTICLE = re.compile(r"(?:the|The|THE)\s+")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?![a-z])", re.IGNORECASE)
@@ -84,7 +83,6 @@ _DISTRIBUTIVE_BEFORE = re.compile(r"\b(?:each|either|neither|other|one)\s+$", re
 _BARRIER = regex.compile(
     r";|\n\s*\n|(?<![A-Z][a-z]|\b[A-Z]|\bNo|\bCo|\bInc|\bLtd|\bCorp|\bInc|\bN\.V|\bS\.A)\.\s+(?=[A-Z])"
 )
-_QUOTED = re.compile(r'["“]([^"“”\n]{1,80}?)[.,;:]?["”]')
 _PLACE_HEAD = re.compile(
     r"\b(?:Street|St|Road|Rd|Avenue|Ave|Suite|Building|Bldg|Floor|Plaza|Parkway|Pkwy|Drive|Dr|Boulevard|Blvd|Lane|"
     r"Zone|Tower|Centre|Center|Square|Highway|Hwy|Box)\b\.?"
@@ -124,13 +122,15 @@ def lower_words(text: str) -> frozenset[str]:
 
 def _core(text: str) -> str:
     """A name without a leading article and a possessive."""
-    return _POSSESSIVE.sub("", _LEADING_ARTICLE.sub("", text.strip()))
+    text = text.strip()
+    article = _ARTICLE.match(text)
+    return _POSSESSIVE.sub("", text[article.end() :] if article else text)
 
 
 def is_common(text: str, lowered: frozenset[str]) -> bool:
     """Every word of ``text`` is written in lower case elsewhere in the document, and it does
     not end in the head word of a body (``Commission``, ``Bank``)."""
-    words = _WORD.findall(_core(text))
+    words = WORD.findall(_core(text))
     if not words or _BODY_HEAD.search(_core(text)):
         return False
     return all(_POSSESSIVE.sub("", word).lower() in lowered for word in words)
@@ -159,8 +159,8 @@ def made_from_name(term: str, name: str) -> bool:
     short, long = _letters(_core(term)), _letters(name)
     if len(short) < MIN_NAME_CHARS or not long:
         return False
-    name_words = {w.casefold() for w in _WORD.findall(name)}
-    term_words = [w.casefold() for w in _WORD.findall(_core(term))]
+    name_words = {w.casefold() for w in WORD.findall(name)}
+    term_words = [w.casefold() for w in WORD.findall(_core(term))]
     if term_words and all(_POSSESSIVE.sub("", w) in name_words or w in name_words for w in term_words):
         return True
     return short[0] == long[0] and _subsequence(short, long)
@@ -179,7 +179,7 @@ def shape_ok(candidate: Candidate) -> bool:
         return bool(_LAW_WORD.search(text)) and not re.match(r"(?i)(?:sections?|articles?)\b", text)
     if label == PERSON:
         core = _core(text)
-        words = _WORD.findall(core)
+        words = WORD.findall(core)
         return (
             bool(_PERSON_SHAPE.fullmatch(core))
             and not any(char.isdigit() for char in core)
@@ -191,11 +191,12 @@ def shape_ok(candidate: Candidate) -> bool:
     return True
 
 
-def find_definitions(text: str, merged: Sequence[Merged], lexicon: Lexicon | None = None) -> list[Definition]:
-    """The document's defined terms (the rules' ALIAS candidates) and what each names."""
-    lowered = lower_words(text)
+def find_definitions(
+    text: str, merged: Sequence[Merged], lowered: frozenset[str], terms: set[str], lexicon: Lexicon | None = None
+) -> list[Definition]:
+    """The document's defined terms (the rules' ALIAS candidates) and what each names;
+    ``lowered``: the document's running words, ``terms``: its quoted terms (folded)."""
     common = lowered | lexicon.lower_words if lexicon is not None else lowered
-    terms = {_core(term).casefold() for term in quoted_terms(text)}
     names = [
         m.entity
         for m in merged
@@ -253,7 +254,7 @@ def _made_from_party(term: str, party: Candidate, lowered: frozenset[str], commo
     ``Water Now, Inc.``)."""
     if made_from_name(term, party.text) and not is_common(term, lowered):
         return _core(term).isupper() or not is_common(term, common)
-    return _letters(_core(term)) == _letters(_LEGAL_FORM.split(party.text)[0])
+    return entity_key(ORG, term) == entity_key(ORG, party.text)
 
 
 def acronym_terms(text: str, merged: Sequence[Merged]) -> set[str]:
@@ -263,7 +264,7 @@ def acronym_terms(text: str, merged: Sequence[Merged]) -> set[str]:
     found = set()
     for match in _ACRONYM.finditer(text):
         letters = _letters(match[1])
-        words = [(w.start(), w[0]) for w in _WORD.finditer(text, max(0, match.start() - 120), match.start())]
+        words = [(w.start(), w[0]) for w in WORD.finditer(text, max(0, match.start() - 120), match.start())]
         words = [(start, w) for start, w in words if w.casefold() not in _FUNCTION_WORDS]
         if len(words) < len(letters) or "".join(w[0] for _, w in words[-len(letters) :]).casefold() != letters:
             continue
@@ -276,11 +277,11 @@ def acronym_terms(text: str, merged: Sequence[Merged]) -> set[str]:
 def _defines_phrase_before(text: str, term: str, anchor: int) -> bool:
     """The words of the term end the text just before its definition: ``processing services
     ("Services")``, ``the effective date (the "Effective Date")`` define a phrase, not a party."""
-    words = [w.casefold() for w in _WORD.findall(_core(term))]
+    words = [w.casefold() for w in WORD.findall(_core(term))]
     preceding = text[max(0, anchor - 80) : anchor]
     if not words or _APPOSITION.search(preceding):
         return False  # ", a Delaware company (the "Company")" describes the party before it
-    before = [w.casefold() for w in _WORD.findall(preceding)]
+    before = [w.casefold() for w in WORD.findall(preceding)]
     if words[-1] in before[-len(words) - 2 :] and set(words) <= set(before):
         return True
     letters = _letters(term)  # an acronym of the words before it: "assisted listening device ("ALD")"
@@ -334,11 +335,12 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
     """The merged entities of one document, resolved as the module describes; ``lexicon``
     adds the evidence of other documents to this one's where a model's call is judged."""
     lowered = lower_words(text)
-    definitions = find_definitions(text, merged, lexicon)
+    quoted = {_core(term).casefold() for term in quoted_terms(text)}
+    definitions = find_definitions(text, merged, lowered, quoted, lexicon)
     sites = {(d.start, d.end): d for d in definitions}
     mentions = _mentions(text, definitions, merged, lowered, set(sites))
     names = {_core(d.term).casefold() for d in definitions if d.kind == "name"}
-    terms = {_core(term).casefold() for term in quoted_terms(text)} | acronym_terms(text, merged)
+    terms = quoted | acronym_terms(text, merged)
     if lexicon is not None:
         lowered |= lexicon.lower_words
         terms |= lexicon.defined_terms
@@ -372,11 +374,6 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
     kept += [_mention_row(text, mention, merged) for mention in mentions]
     kept.sort(key=lambda m: (m.entity.start, m.entity.end))
     return kept
-
-
-def quoted_terms(text: str) -> set[str]:
-    """Capitalised phrases the document sets in quotes: its defined terms, wherever defined."""
-    return {m[1] for m in _QUOTED.finditer(text) if m[1][:1].isupper()}
 
 
 def _name_shaped(term: str, common: frozenset[str]) -> bool:
@@ -413,7 +410,7 @@ def _not_a_name(text: str, entity: Candidate, terms: set[str], lowered: frozense
     if _PLACE_HEAD.search(core) or _HONORIFIC.fullmatch(core):  # "Suite 200", "Winter Street"; "Esq."
         return True
     if entity.label == PERSON:  # a personal name has no word of the running text (initials aside)
-        words = [w for w in _WORD.findall(core) if not w.islower() and len(w) > 1]
+        words = [w for w in WORD.findall(core) if not w.islower() and len(w) > 1]
         if len(words) == 1 and not _TITLE_BEFORE.search(text, max(0, entity.start - 6), entity.start):
             return True  # one word is a name only after a title: "Mr. Smith"
         return any(_POSSESSIVE.sub("", w).lower() in lowered for w in words)
