@@ -456,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobs.quality.audit import QualityError
         from udfs.errors import ModelUnavailable
         from udfs.ner.lexicon import LexiconError
+        from udfs.ner.places import PlacesError
 
         known = (
             LakeError,
@@ -465,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             FileNotFoundError,
             QualityError,
             LexiconError,
+            PlacesError,
         )
         if isinstance(exc, known):
             print(f"docner: error: {exc}", file=sys.stderr)

@@ -234,6 +234,9 @@ class NerSettings(_Section):
     # A lexicon learned from many documents (`docner lexicon`), relative to the conf directory;
     # the contracts profile's resolution reads it. null: each document's own evidence only.
     lexicon: str | None = None
+    # A gazetteer of countries, regions and cities (udfs.ner.places, tools/build_places.py),
+    # relative to the conf directory; the contracts profile's resolution reads it. null: none.
+    places: str | None = None
     merge: MergeSettings = MergeSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     spacy: SpacySettings = SpacySettings()

@@ -19,6 +19,7 @@ def test_options_come_from_the_config_and_the_shipped_rules():
     assert first.source == "rules"
     assert first.labels == frozenset({"MONEY", "DATE", "PERCENT", "DURATION", "SECTION_REF", "ALIAS", "LAW"})
     assert options.profile == "contracts" and options.lexicon is not None and options.lexicon.documents > 0
+    assert options.places is not None and options.places.kind("Zug") == "city"
     assert "transformers" not in dict(options.backends)
 
 

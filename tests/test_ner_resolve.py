@@ -16,6 +16,7 @@ from udfs.ner.entities import Candidate
 from udfs.ner.lexicon import Lexicon, load_lexicon
 from udfs.ner.merge import merge_candidates
 from udfs.ner.normalize import entity_key, normalize_reference
+from udfs.ner.places import Places, load_places
 from udfs.ner.profiles import PROFILES
 from udfs.ner.recognize import NerOptions, recognize_texts
 from udfs.ner.resolve import made_from_name, resolve_document, shape_ok
@@ -32,13 +33,15 @@ def model(text: str, phrase: str, label: str, nth: int = 0) -> Candidate:
     return Candidate(start, start + len(phrase), phrase, label, None, "spacy", "en_test", "1")
 
 
-def resolved(text: str, *models: Candidate, lexicon: Lexicon | None = None) -> list[tuple[str, str, str | None]]:
+def resolved(
+    text: str, *models: Candidate, lexicon: Lexicon | None = None, places: Places | None = None
+) -> list[tuple[str, str, str | None]]:
     """(label, text, refers_to_key) of the resolved entities of ``text``: the rules' candidates
     and the given model candidates, merged with the default policy, then resolved."""
     merged = merge_candidates([*RULES.find(text), *models], POLICY)
     return [
         (m.entity.label, m.entity.text, entity_key(*m.refers_to) if m.refers_to else None)
-        for m in resolve_document(text, merged, lexicon)
+        for m in resolve_document(text, merged, lexicon, places)
     ]
 
 
@@ -214,3 +217,66 @@ def test_a_party_clause_without_a_known_name_still_tells_names_from_roles():
     assert found.count(("ORG", "Bank of America", None)) == 2  # defined, and mentioned
     assert found.count(("ALIAS", "Provider", None)) == 2
     assert ("DEFINED_TERM", "we", None) in found and not [f for f in found if f[0] == "ALIAS" and f[1] == "we"]
+
+
+PLACES = load_places(CONF / "places" / "geonames.json")
+
+
+def test_a_models_org_that_names_a_known_place_is_a_gpe():
+    text = (
+        "Dynamic Hearing Pty Ltd, a corporation organized under the laws of Victoria, Australia, and "
+        "Beijing Tuniu Technology Co., Ltd., with offices at 895 Don Mills Road Toronto Ontario Canada.\n"
+        "Beijing Tuniu shall deliver the goods."
+    )
+    found = resolved(
+        text,
+        model(text, "Australia", "ORG"),
+        model(text, "Toronto Ontario Canada", "ORG"),
+        model(text, "Beijing Tuniu", "ORG", 1),
+        places=PLACES,
+    )
+    for place in ("Victoria", "Australia", "Toronto", "Ontario", "Canada"):
+        assert ("GPE", place, None) in found
+    assert not [f for f in found if f[0] == "ORG" and f[1] in ("Australia", "Toronto Ontario Canada")]
+    # A party's name that starts with a place: "Beijing Tuniu" is the party, "Beijing" alone is not.
+    assert ("ORG", "Beijing Tuniu", "beijing tuniu technology") in found
+    assert not [f for f in found if f[1] == "Beijing"]
+    # Without the gazetteer nothing is typed by it.
+    assert ("ORG", "Australia", None) in resolved(text, model(text, "Australia", "ORG"))
+
+
+def test_a_company_form_in_a_place_is_not_a_party_whose_short_name_is_the_place():
+    text = 'NETWORK 1 FINANCIAL, INC., a Virginia Corporation ("NETWORK 1"), and Affiliate. Virginia law applies.'
+    found = resolved(text)
+    assert ("GPE", "Virginia", None) in found
+    assert not [f for f in found if f[0] == "ORG" and f[1] == "Virginia"]
+
+
+def test_the_cities_of_addresses_are_places_and_a_street_is_not():
+    text = (
+        "NICE Systems Ltd., having its place of business at 8 Hapnina Street, Ra'anana 43107, Israel, and "
+        "Swisscom AG, at Baarerstrasse 135, CH-6301 Zug, Switzerland, and JVLS, LLC of 4060 Johns Creek "
+        "Parkway Suite H Suwanee, GA 30024, and Dynamic Hearing Pty Ltd, 2 Chapel Street, Richmond, VIC 3121."
+    )
+    found = resolved(text, places=PLACES)
+    places = [f[1] for f in found if f[0] == "GPE"]
+    for place in ("Ra'anana", "Israel", "Zug", "Switzerland", "Suwanee", "GA", "Richmond", "VIC"):
+        assert place in places
+    assert "Johns Creek" not in places and "NICE" not in places
+
+
+def test_a_list_of_months_is_one_date_per_month_the_last_with_its_year():
+    text = "Royalties for April, May, June and July are due in 2021. Fees of March are not."
+    found = resolved(text, model(text, "April, May, June and July", "DATE"))
+    assert [f[1] for f in found if f[0] == "DATE"] == ["April", "May", "June", "July"]
+    # With a year the rules give the same: each month, the last with the year.
+    text = "Royalties for April, May and June 2021."
+    for models in [(), (model(text, "April, May and June 2021", "DATE"),)]:
+        assert [f[1] for f in resolved(text, *models) if f[0] == "DATE"] == ["April", "May", "June 2021"]
+
+
+def test_a_name_the_rules_read_after_a_title_is_judged_by_the_documents_words():
+    text = "The company and its Director The Company shall act; its President Jody Stewart signs."
+    found = resolved(text)
+    assert ("PERSON", "Jody Stewart", None) in found
+    assert not [f for f in found if f[0] == "PERSON" and f[1] == "The Company"]

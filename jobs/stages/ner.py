@@ -43,6 +43,7 @@ from udfs.errors import STATUS_FAILED, STATUS_OK
 from udfs.ner.backends import BACKEND_NAMES, backend_module
 from udfs.ner.lexicon import load_lexicon
 from udfs.ner.merge import MergePolicy, PriorityRule
+from udfs.ner.places import load_places
 from udfs.ner.recognize import NerOptions, recognize_batches
 
 STAGE = "ner"
@@ -57,6 +58,7 @@ DRIVER_SETTINGS = {
     "resources": "the stage's resource profile (resource_profile)",
     "merge": "a MergePolicy (merge_policy)",
     "lexicon": "the file's Lexicon, loaded on the driver (ner_options)",
+    "places": "the file's Places, loaded on the driver (ner_options)",
     **{name: "its backend's Options, in NerOptions.backends" for name in BACKEND_NAMES},
 }
 
@@ -80,6 +82,7 @@ def ner_options(config: DocnerConfig) -> NerOptions:
         module = backend_module(name)
         backends.append((name, module.prepare(options_from(getattr(settings, name), module.Options), conf_dir)))
     lexicon = load_lexicon(resolve_conf_path(config, settings.lexicon)) if settings.lexicon else None
+    places = load_places(resolve_conf_path(config, settings.places)) if settings.places else None
     return options_from(
         settings,
         NerOptions,
@@ -87,6 +90,7 @@ def ner_options(config: DocnerConfig) -> NerOptions:
         backends=tuple(backends),
         merge=merge_policy(settings.merge),
         lexicon=lexicon,
+        places=places,
     )
 
 
@@ -103,6 +107,8 @@ def check_backends(options: NerOptions, local: bool) -> tuple[list[str], dict[st
             notes.append(described.note)
     if options.lexicon is not None:  # its content is part of what the entities were made with
         models["lexicon"] = f"{options.lexicon.documents} documents {options.lexicon.digest}"
+    if options.places is not None:
+        models["places"] = f"{len(options.places.cities)} cities {options.places.digest}"
     return notes, models
 
 

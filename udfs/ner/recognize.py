@@ -22,6 +22,7 @@ from udfs.ner.entities import Candidate, NerBackend
 from udfs.ner.lexicon import Lexicon
 from udfs.ner.merge import Merged, MergePolicy, merge_candidates
 from udfs.ner.normalize import NormalizeOptions, entity_key, normalize
+from udfs.ner.places import Places
 from udfs.ner.profiles import DEFAULT_PROFILE, profile
 from udfs.ner.resolve import ALIAS, resolve_document
 
@@ -36,6 +37,7 @@ class NerOptions:
     normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
     profile: str = DEFAULT_PROFILE  # udfs.ner.profiles: its labels (unless `labels` is set), and resolution
     lexicon: Lexicon | None = None  # evidence learned from many documents (ner.lexicon), for resolution
+    places: Places | None = None  # a gazetteer (ner.places), for resolution
 
     def kept_labels(self) -> frozenset[str] | None:
         if self.labels is not None:
@@ -69,7 +71,7 @@ def recognize_texts(texts: Sequence[str], backends: Sequence[NerBackend], option
         wanted = keep | {ALIAS} if keep is not None and resolving else keep
         merged = merge_candidates([c for c in valid if wanted is None or c.label in wanted], options.merge)
         if resolving:
-            resolved = resolve_document(text, merged, options.lexicon)
+            resolved = resolve_document(text, merged, options.lexicon, options.places)
             merged = [m for m in resolved if keep is None or m.entity.label in keep]
         results.append(Recognized(merged, len(candidates) - len(valid)))
     return results

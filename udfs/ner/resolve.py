@@ -20,18 +20,22 @@ document's own evidence and rewrites the merged entities:
    an address (``Suite 200``).
    With a lexicon (``udfs.ner.lexicon``), the words and defined terms of many documents count
    as this one's here; the parties' names and short names are decided by this document alone.
-4. **Places in party clauses.** ``the State of New York`` is the GPE ``New York``;
-   ``a Nevada corporation`` holds the GPE ``Nevada``.
-5. **Shapes.** A model's ``DATE`` holds a month, a year or a numeric date; its ``MONEY`` a
-   currency; a ``PERSON`` personal-name words; a ``LAW`` the word of an act, code or regulation.
+4. **Places.** ``the State of New York`` is the GPE ``New York``; ``a Nevada corporation``
+   holds the GPE ``Nevada``. With a gazetteer (``udfs.ner.places``), a model's ORG that is a
+   known place's name is a GPE, and the places of addresses the models missed are found.
+5. **Shapes.** A model's ``DATE`` holds a month, a year or a numeric date (a list of months is
+   one ``DATE`` per month); its ``MONEY`` a currency; a ``PERSON`` personal-name words; a
+   ``LAW`` the word of an act, code or regulation.
 
-Only the models' candidates are judged by shape and evidence; the rules' values (``MONEY``,
+Only the models' candidates are judged by shape and evidence (and the rules' PERSON names, by
+evidence: a "name" after a title made of common words is none); the rules' values (``MONEY``,
 ``DATE``, ``SECTION_REF`` …) and whole legal names stand. Offsets are never changed: every row
 still satisfies ``text[start:end] == entity.text``.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +46,7 @@ from udfs.ner.entities import SOURCE_RULES, Candidate
 from udfs.ner.lexicon import WORD, Lexicon, quoted_terms, running_words
 from udfs.ner.merge import Merged
 from udfs.ner.normalize import entity_key
+from udfs.ner.places import Place, Places, address_places, find_places
 
 RESOLVER = "resolve"  # Candidate.source of the rows this step makes
 ALIAS, ORG, PERSON, DEFINED_TERM = "ALIAS", "ORG", "PERSON", "DEFINED_TERM"
@@ -91,6 +96,13 @@ _STATE_OF = re.compile(r"(?:State|STATE|Commonwealth|COMMONWEALTH|Province|PROVI
 _PLACE_FORM = re.compile(
     r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?i:corporation|company|limited\s+liability\s+company|"
     r"limited\s+partnership|partnership|limited\s+company|LLC)"
+)
+_MONTH_NAME = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?(?![\w])"
+)
+_MONTH_LIST = re.compile(
+    rf"{_MONTH_NAME}(?:(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|through|to)\s+){_MONTH_NAME})+(?P<year>,?\s+(?:19|20)\d\d)?"
 )
 _INDEFINITE_BEFORE = re.compile(r"\b(?:a|an)\s+$", re.IGNORECASE)
 _HONORIFIC = re.compile(r"(?:Esq|Mr|Mrs|Ms|Dr|Jr|Sr|Messrs)\.?")
@@ -331,20 +343,24 @@ def _occurrences(text: str, term: str, after: int) -> list[tuple[int, int]]:
     return sorted(set(found))
 
 
-def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | None = None) -> list[Merged]:
+def resolve_document(
+    text: str, merged: Sequence[Merged], lexicon: Lexicon | None = None, places: Places | None = None
+) -> list[Merged]:
     """The merged entities of one document, resolved as the module describes; ``lexicon``
-    adds the evidence of other documents to this one's where a model's call is judged."""
+    adds the evidence of other documents to this one's where a model's call is judged;
+    ``places`` (a gazetteer) types and finds the places (udfs.ner.places)."""
     lowered = lower_words(text)
     quoted = {_core(term).casefold() for term in quoted_terms(text)}
     definitions = find_definitions(text, merged, lowered, quoted, lexicon)
     sites = {(d.start, d.end): d for d in definitions}
-    mentions = _mentions(text, definitions, merged, lowered, set(sites))
+    mentions = _mentions(text, definitions, merged, lowered, set(sites), places)
     names = {_core(d.term).casefold() for d in definitions if d.kind == "name"}
     terms = quoted | acronym_terms(text, merged)
     if lexicon is not None:
         lowered |= lexicon.lower_words
         terms |= lexicon.defined_terms
     terms -= names
+    named = address_places(text, places, lowered) if places is not None else []
     kept: list[Merged] = []
     for item in merged:
         entity = item.entity
@@ -363,17 +379,78 @@ def resolve_document(text: str, merged: Sequence[Merged], lexicon: Lexicon | Non
                 kept.append(place)
                 continue
         if entity.source == SOURCE_RULES:
+            if entity.label == PERSON and is_common(entity.text, lowered):
+                continue  # a name the rules read after a title or "Name:" made of common words
             kept.append(item)
+            continue
+        months = split_months(item)
+        if months:
+            kept += months
             continue
         trimmed = trim(text, item)
         if trimmed is None or not shape_ok(trimmed.entity):
             continue
         if trimmed.entity.label in JUDGED and _not_a_name(text, trimmed.entity, terms, lowered):
             continue
-        kept.append(trimmed)
+        located = _as_places(text, trimmed, places, named) if places is not None else []
+        kept += located or [trimmed]
     kept += [_mention_row(text, mention, merged) for mention in mentions]
+    if places is not None:
+        kept += _found_places(text, kept, places, named)
     kept.sort(key=lambda m: (m.entity.start, m.entity.end))
     return kept
+
+
+PLACE_LABELS = frozenset({ORG, "GPE", "LOC", "FAC"})  # a model's types that a known place's name corrects
+
+
+def _as_places(text: str, item: Merged, places: Places, named: Sequence[Place]) -> list[Merged]:
+    """A model's ORG, LOC or FAC that is only the names of known places (``AUSTRALIA``,
+    ``Ontario Canada``, ``Victoria, Australia``): one GPE per place. A city counts only where
+    the text names it as a place (``named``: udfs.ner.places.address_places): ``Mercedes``,
+    ``Sterling`` and ``Homewood`` are cities, and brands. Empty otherwise."""
+    entity = item.entity
+    if entity.label not in PLACE_LABELS:
+        return []
+    found = [Place(entity.start + p.start, entity.start + p.end, p.kind) for p in find_places(entity.text, places)]
+    if not found or found[0].start != entity.start or found[-1].end != entity.end:
+        return []
+    gaps = [text[a.end : b.start] for a, b in itertools.pairwise(found)]
+    if not all(re.fullmatch(r"[ \t]*,?[ \t]*\n?[ \t]*", gap) for gap in gaps):
+        return []
+    if entity.label == "GPE" and len(found) == 1:
+        return []  # already right
+    spans = {(p.start, p.end) for p in named}
+    if not all((p.start, p.end) in spans for p in found):
+        return []  # a city outside an address, a place whose words the text writes in lower case
+    return [_place_row(text, place, "place-type", places, (entity.source,)) for place in found]
+
+
+def _found_places(text: str, kept: Sequence[Merged], places: Places, named: Sequence[Place]) -> list[Merged]:
+    """The places the text names (udfs.ner.places.address_places) where no entity stands."""
+    taken = sorted((m.entity.start, m.entity.end) for m in kept)
+    rows = []
+    for place in named:
+        if any(start < place.end and place.start < end for start, end in taken):
+            continue
+        rows.append(_place_row(text, place, "place-name", places, ()))
+    return rows
+
+
+def _place_row(text: str, place: Place, rule: str, places: Places, sources: tuple[str, ...]) -> Merged:
+    candidate = Candidate(
+        place.start,
+        place.end,
+        text[place.start : place.end],
+        "GPE",
+        None,
+        RESOLVER,
+        "places",
+        places.digest[:12],
+        0,
+        rule,
+    )
+    return Merged(candidate, tuple(sorted({RESOLVER, *sources})))
 
 
 def _name_shaped(term: str, common: frozenset[str]) -> bool:
@@ -446,6 +523,30 @@ def trim(text: str, item: Merged) -> Merged | None:
     return replace(item, entity=entity._replace(start=start, end=end, text=text[start:end], label=label))
 
 
+def split_months(item: Merged) -> list[Merged]:
+    """A model's DATE that lists months (``April, May, June and July 2021``): one DATE per month,
+    the last with the year (docs/annotation.md). Empty when the span is not such a list."""
+    entity = item.entity
+    if entity.label != "DATE":
+        return []
+    listed = _MONTH_LIST.fullmatch(entity.text)
+    if listed is None:
+        return []
+    months = list(re.finditer(_MONTH_NAME, entity.text))
+    parts = []
+    for index, month in enumerate(months):
+        start, end = month.start(), month.end()
+        if index == len(months) - 1 and listed["year"]:
+            end = listed.end("year")
+        parts.append(
+            replace(
+                item,
+                entity=entity._replace(start=entity.start + start, end=entity.start + end, text=entity.text[start:end]),
+            )
+        )
+    return parts
+
+
 def _definition_row(item: Merged, definition: Definition) -> Merged | None:
     entity = item.entity
     if definition.kind == "collective":
@@ -475,6 +576,7 @@ def _mentions(
     merged: Sequence[Merged],
     lowered: frozenset[str],
     sites: set[tuple[int, int]],
+    places: Places | None = None,
 ) -> list[_Mention]:
     """Later mentions of the parties' terms and short names, longest first where they overlap."""
     # Values stand, and so do whole legal names: "Antares Pharma, Inc." is not cut to "Antares".
@@ -495,8 +597,8 @@ def _mentions(
             if definition.distributive and not _DISTRIBUTIVE_BEFORE.search(text[max(0, start - 12) : start]):
                 continue
             wanted.append((start, end, label, definition, definition.party))
-    for party in _parties(merged, definitions):
-        for short in _short_names(party.text, lowered):
+    for party in _parties(text, merged, definitions):
+        for short in _short_names(party.text, lowered, places):
             for start, end in _occurrences(text, short, 0):
                 if _continues_name(text, end):
                     continue
@@ -513,29 +615,41 @@ def _mentions(
     return sorted(chosen, key=lambda m: m.start)
 
 
-def _parties(merged: Sequence[Merged], definitions: Sequence[Definition]) -> list[Candidate]:
+def _parties(text: str, merged: Sequence[Merged], definitions: Sequence[Definition]) -> list[Candidate]:
     """Parties whose short names stand for them: whole legal names (``… Inc.``), the rules' or
-    a definition's."""
+    a definition's; not a kind of company in a place (``a Virginia Corporation``)."""
     found = {
         d.party
         for d in definitions
         if d.party is not None and d.kind in ("role", "name") and _LEGAL_FORM.search(d.party.text)
     }
     found |= {m.entity for m in merged if m.entity.label == ORG and m.entity.rule == LEGAL_NAME_RULE}
-    return sorted(found, key=lambda c: (c.start, c.end))
+    return sorted(
+        (
+            party
+            for party in found
+            if not (
+                _PLACE_FORM.fullmatch(party.text)
+                and _INDEFINITE_BEFORE.search(text, max(0, party.start - 4), party.start)
+            )
+        ),
+        key=lambda c: (c.start, c.end),
+    )
 
 
-def _short_names(name: str, lowered: frozenset[str]) -> list[str]:
+def _short_names(name: str, lowered: frozenset[str], places: Places | None = None) -> list[str]:
     """The name without its legal form, and its leading words, where its first word is not a
     word of the running text (``Antares`` of ``Antares Pharma, Inc.``; not ``Network`` of
-    ``Network 1 Financial``)."""
+    ``Network 1 Financial``), nor a place's name (``Beijing`` of ``Beijing Tuniu Technology
+    Co., Ltd.``)."""
     core = _LEGAL_FORM.split(_core(name))[0].strip(" ,.\n")
     words = core.split()
     if not words or words[0].lower() in lowered or _POSSESSIVE.sub("", words[0]).lower() in lowered:
         return []
     if len(_letters(words[0])) < 3:
         return []
-    return [" ".join(words[:count]) for count in range(len(words), 0, -1)]
+    shorts = [" ".join(words[:count]) for count in range(len(words), 0, -1)]
+    return [short for short in shorts if places is None or places.kind(short) is None]
 
 
 def _continues_name(text: str, end: int) -> bool:
