@@ -280,3 +280,27 @@ def test_a_name_the_rules_read_after_a_title_is_judged_by_the_documents_words():
     found = resolved(text)
     assert ("PERSON", "Jody Stewart", None) in found
     assert not [f for f in found if f[0] == "PERSON" and f[1] == "The Company"]
+
+
+def test_a_party_named_by_what_it_is_is_an_org_unless_it_is_a_defined_role():
+    text = (
+        'Kubient Inc. ("Kubient") and The Associated Press, a New York not-for-profit corporation ("Customer"). '
+        'WHEREAS, Licensee, a Delaware corporation, and the "Licensee" agree.'
+    )
+    found = resolved(text)
+    assert ("ORG", "Associated Press", None) in found
+    assert not [f for f in found if f[0] == "ORG" and f[1] == "Licensee"]
+
+
+def test_a_party_a_definition_names_stands_though_its_words_are_common():
+    text = (
+        'This Exhibit is entered into by and between Kubient, Inc. ("Kubient"), and The Associated Press '
+        '("Customer"). The press is associated with the Statement of Work (the "SOW").'
+    )
+    lexicon = load_lexicon(CONF / "lexicon" / "contracts.json")
+    found = resolved(
+        text, model(text, "The Associated Press", "ORG"), model(text, "Statement of Work", "ORG"), lexicon=lexicon
+    )
+    assert ("ORG", "Associated Press", None) in found  # trimmed of its article
+    assert ("ALIAS", "Customer", "associated press") in found
+    assert not [f for f in found if f[1] == "Statement of Work" and f[0] == "ORG"]  # no party clause before it

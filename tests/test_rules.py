@@ -67,6 +67,8 @@ def _write(directory: Path, name: str, body: str) -> Path:
         ("its Marketing Director, Bart\nWeijermars, hereinafter", "PERSON", "Bart\nWeijermars"),
         ("By: Name Corinne Fallacaro\nTitle PRESIDENT", "PERSON", "Corinne Fallacaro"),
         ("Signature /s/ Andrew Zhang\nDate 13/07/05", "PERSON", "Andrew Zhang"),
+        ("and The Associated Press, a New York not-for-profit corporation with", "ORG", "Associated Press"),
+        ("and The Right Solution, a Nevada Corporation (the", "ORG", "Right Solution"),
         ("made the 15th day of March, 2023 by", "DATE", "15th day of March, 2023"),
         ("entered into this 1st day of June 2020.", "DATE", "1st day of June 2020"),
         ("dated March 15, 2023 between", "DATE", "March 15, 2023"),

@@ -111,6 +111,7 @@ _FUNCTION_WORDS = frozenset({"of", "and", "the", "for", "to", "in", "on", "a", "
 _TITLE_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss|Prof|Sir)\.?\s+$")
 _APPOSITION = re.compile(r",\s+(?:a|an|the)\s+[^,;()]*$", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\b", re.IGNORECASE)
+_PARTY_SLOT = re.compile(r"\b(?:between|among|and)[ \t]*\n?[ \t]*$", re.IGNORECASE)
 _DEFINITION_START = re.compile(r"(?:\(|\b(?:hereinafter|referred\s+to|known|designated)\b)[^()]*$", re.IGNORECASE)
 LEGAL_NAME_RULE = "org-legal-form"  # the rules' whole company names (conf/rules/contracts.yaml)
 MAX_GAP = 300  # characters between a party's name and the definition that names it
@@ -218,7 +219,7 @@ def find_definitions(
             or (
                 m.entity.source != SOURCE_RULES
                 and shape_ok(m.entity)
-                and not _not_a_name(text, m.entity, terms, lowered)
+                and (_listed_party(text, m.entity, terms) or not _not_a_name(text, m.entity, terms, lowered))
             )
         )
     ]
@@ -353,6 +354,13 @@ def resolve_document(
     quoted = {_core(term).casefold() for term in quoted_terms(text)}
     definitions = find_definitions(text, merged, lowered, quoted, lexicon)
     sites = {(d.start, d.end): d for d in definitions}
+    # The names a definition in a party clause ties a term to are parties, whatever words they
+    # are made of ('between … and The Associated Press ("Customer")').
+    parties = {
+        (d.party.start, d.party.end)
+        for d in definitions
+        if d.party is not None and _listed_party(text, d.party, quoted)
+    }
     mentions = _mentions(text, definitions, merged, lowered, set(sites), places)
     names = {_core(d.term).casefold() for d in definitions if d.kind == "name"}
     terms = quoted | acronym_terms(text, merged)
@@ -381,6 +389,8 @@ def resolve_document(
         if entity.source == SOURCE_RULES:
             if entity.label == PERSON and is_common(entity.text, lowered):
                 continue  # a name the rules read after a title or "Name:" made of common words
+            if entity.label == ORG and entity.rule != LEGAL_NAME_RULE and _role_named(entity.text, terms, lowered):
+                continue  # "Licensee, a Delaware corporation": a defined term, not a name
             kept.append(item)
             continue
         months = split_months(item)
@@ -390,7 +400,8 @@ def resolve_document(
         trimmed = trim(text, item)
         if trimmed is None or not shape_ok(trimmed.entity):
             continue
-        if trimmed.entity.label in JUDGED and _not_a_name(text, trimmed.entity, terms, lowered):
+        named_party = (entity.start, entity.end) in parties and entity.label in NAME_LABELS
+        if trimmed.entity.label in JUDGED and not named_party and _not_a_name(text, trimmed.entity, terms, lowered):
             continue
         located = _as_places(text, trimmed, places, named) if places is not None else []
         kept += located or [trimmed]
@@ -451,6 +462,25 @@ def _place_row(text: str, place: Place, rule: str, places: Places, sources: tupl
         rule,
     )
     return Merged(candidate, tuple(sorted({RESOLVER, *sources})))
+
+
+def _listed_party(text: str, entity: Candidate, terms: set[str]) -> bool:
+    """A model's name listed in a party clause ('by and between X ("Kubient"), and The Associated
+    Press'): after "between", "among" or "and" that follow a "between", and not a defined term."""
+    if _core(entity.text).casefold() in terms:
+        return False
+    before = text[max(0, entity.start - 24) : entity.start]
+    if not _PARTY_SLOT.search(before):
+        return False
+    return bool(_BETWEEN.search(text, max(0, entity.start - MAX_GAP), entity.start))
+
+
+def _role_named(name: str, terms: set[str], lowered: frozenset[str]) -> bool:
+    """A name the rules read from its context (not from a legal form) that is a defined term,
+    or one word the text writes in lower case (``Seller``); several common words can be a name
+    (``The Right Solution``, ``Associated Press``)."""
+    core = _core(name)
+    return core.casefold() in terms or (len(core.split()) == 1 and is_common(core, lowered))
 
 
 def _name_shaped(term: str, common: frozenset[str]) -> bool:
