@@ -1,0 +1,145 @@
+"""Contract key fields from a document's text and entities (udfs.fields): clauses, values,
+evidence offsets, numeric date order."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobs.config import load_config
+from jobs.stages.ner import ner_options
+from udfs.fields.dates import DateOrder, date_order, read_date
+from udfs.fields.extract import FIELD_NAMES, FINDERS, PERPETUAL, extract_fields
+from udfs.ner.recognize import build_backends, entity_rows, recognize_texts
+
+OPTIONS = ner_options(load_config("local", overrides=["ner.backends=[rules]"]))
+BACKENDS = build_backends(OPTIONS)
+
+
+def entities(text: str) -> list[dict]:
+    """The NER stage's rows for ``text`` (the contract rules and contract resolution)."""
+    recognized = recognize_texts([text], BACKENDS, OPTIONS)[0]
+    rows, _ = entity_rows("doc", [{"page_no": 1, "start": 0, "end": len(text)}], recognized, OPTIONS)
+    return rows
+
+
+def fields(text: str) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for value in extract_fields(text, entities(text)):
+        found.setdefault(value.field, []).append(value)
+    return found
+
+
+CONTRACT = (
+    "EXHIBIT 10.1\n"
+    "DISTRIBUTION AGREEMENT\n"
+    'This Distribution Agreement (the "Agreement") is made and entered into as of March 15, 2019 by and between '
+    'Acme Robotics, Inc., a Delaware corporation (the "Company"), and Birch First Global Investments Inc., a '
+    'Nevada corporation ("Distributor").\n'
+    "WHEREAS, the Company makes robots.\n"
+    "1. Term. The term of this Agreement shall be three (3) years from the Effective Date. This Agreement shall "
+    "automatically renew for successive one (1) year periods unless either party gives the other sixty (60) days "
+    "prior written notice of non-renewal.\n"
+    "2. Governing Law. This Agreement shall be governed by and construed in accordance with the laws of the State "
+    "of New York, without regard to its conflict of laws principles.\n"
+)
+
+
+def test_a_contract_gives_every_field_it_states_with_evidence_in_the_text():
+    found = fields(CONTRACT)
+    value = lambda name: [v.normalized_value for v in found.get(name, [])]  # noqa: E731
+    assert value("document_title") == ["DISTRIBUTION AGREEMENT"]
+    assert value("party") == ["Acme Robotics, Inc.", "Birch First Global Investments Inc."]
+    parties = found["party"]
+    assert [(p.party_role, p.party_alias) for p in parties] == [("Company", "Company"), ("Distributor", "Distributor")]
+    assert parties[0].entity_key == "acme robotics" and parties[0].entity_id
+    assert value("agreement_date") == ["2019-03-15"]
+    assert value("effective_date") == ["2019-03-15"] and found["effective_date"][0].method == "agreement-date"
+    assert value("term") == ["P3Y"]
+    assert value("renewal_term") == ["P1Y"]
+    assert value("notice_period") == ["P60D"]
+    assert value("expiration_date") == ["2022-03-15"] and found["expiration_date"][0].method == "computed"
+    assert value("governing_law") == ["New York"]
+    for values in found.values():
+        for v in values:
+            assert 0 <= v.start < v.end <= len(CONTRACT)
+            assert CONTRACT[v.start : v.end].strip()  # evidence: the value as written
+
+
+def test_a_field_the_contract_does_not_state_has_no_value():
+    text = "MEMO\nThe parties met on a sunny day and talked about robots for a while.\n"
+    assert extract_fields(text, entities(text)) == []
+    assert extract_fields("", []) == []
+
+
+def test_an_effective_date_the_contract_defines_is_not_its_agreement_date():
+    text = (
+        "LICENSE AGREEMENT\nThis License Agreement is dated January 5, 2020 by and between Acme Corp. "
+        '("Licensor") and Beta LLC ("Licensee"), effective as of February 1, 2020 (the "Effective Date").\n'
+        "The term of this Agreement shall continue until December 31, 2024.\n"
+    )
+    found = fields(text)
+    assert [v.normalized_value for v in found["agreement_date"]] == ["2020-01-05"]
+    assert [(v.normalized_value, v.method) for v in found["effective_date"]] == [("2020-02-01", "effective-clause")]
+    assert [(v.normalized_value, v.method) for v in found["expiration_date"]] == [("2024-12-31", "term-clause")]
+
+
+def test_a_perpetual_term_and_the_law_of_a_country():
+    text = (
+        'AGREEMENT\nThis Agreement is made on 1 June 2010 between Acme Ltd. ("Acme") and Beta GmbH ("Beta").\n'
+        "This Agreement shall remain in force in perpetuity. This Agreement will be governed by and construed in "
+        "accordance with the laws of England and Wales.\n"
+    )
+    found = fields(text)
+    assert [v.normalized_value for v in found["term"]] == [PERPETUAL]
+    assert [v.normalized_value for v in found["governing_law"]] == ["England and Wales"]
+    assert "expiration_date" not in found  # a perpetual term has no end date
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "evidence"),
+    [
+        ("signed 18/07/2011; paid 7/8/11", "DMY", "numeric-dates"),
+        ("signed 07/18/2011; paid 7/8/11", "MDY", "numeric-dates"),
+        ("on 3 May 2010, 4 June 2011 and 5 July 2012; 4/5/11", "DMY", "spelled-dates"),
+        ("a Delaware corporation with offices in New York, Texas; 4/5/11", "MDY", "places"),
+        ("4/5/11 only", None, "none"),
+        ("signed 18/07/2011 and 07/18/2011", None, "contradictory"),
+    ],
+)
+def test_a_documents_numeric_date_order_comes_from_its_own_evidence(text, order, evidence):
+    assert date_order(text) == DateOrder(order, evidence)
+
+
+def test_numeric_dates_are_read_in_the_documents_order_and_never_guessed():
+    assert read_date("7/8/11", DateOrder("DMY", "x")) == "2011-08-07"
+    assert read_date("7/8/11", DateOrder("MDY", "x")) == "2011-07-08"
+    assert read_date("7/8/11", DateOrder(None, "none")) is None
+    assert read_date("7/18/98", DateOrder(None, "none")) == "1998-07-18"  # 18 cannot be a month
+    assert read_date("this first day of July, 2017", DateOrder(None, "none")) == "2017-07-01"
+
+
+def test_the_numeric_order_is_recorded_in_the_method():
+    text = (
+        'AGREEMENT\nThis Agreement is dated 7/8/11 between Acme Ltd. ("Acme") and Beta Ltd. ("Beta"). '
+        "Invoices of 18/07/2011 and 25/12/2011 are paid.\n"
+    )
+    (value,) = fields(text)["agreement_date"]
+    assert value.normalized_value == "2011-08-07" and value.method == "preamble-date; order by numeric-dates"
+
+
+def test_the_registry_lists_every_field_once_in_order():
+    assert tuple(FINDERS) == FIELD_NAMES
+    assert set(FIELD_NAMES) == {
+        "document_title", "party", "agreement_date", "effective_date", "expiration_date", "term", "renewal_term",
+        "notice_period", "governing_law",
+    }  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*CONTRACT[:400], "\n", "(", '"']), max_size=400))
+def test_every_value_points_into_the_text(text):
+    for value in extract_fields(text, entities(text)):
+        assert 0 <= value.start < value.end <= len(text)
+        assert value.field in FIELD_NAMES and 0 <= value.score <= 1

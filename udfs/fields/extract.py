@@ -1,0 +1,478 @@
+"""Contract key fields from one document's text and its entities (the NER stage's rows).
+
+Each field has a finder (FINDERS, the one registry of fields): a function of the document that
+returns candidate values, each with its evidence (``start``/``end`` into the text: the value
+as written), a normalised value, the method that found it and a raw score. The clauses that
+state each field are found by general patterns of contract language, and the values are taken
+from the NER stage's entities wherever there is one (a party's ORG, a DATE), so a field row
+points at an entity row too:
+
+- ``document_title``: the first heading of the first page that names a kind of agreement;
+- ``party``: the names a definition in the preamble ties a term to (``ABC Corp. (the
+  "Company")``: ``refers_to_key``), and the legal names listed after "between"; the role and
+  the alias are the terms defined for it;
+- ``agreement_date``: the date of the preamble ("dated", "made … as of", "this … day of");
+  else the date of the signature blocks;
+- ``effective_date``: a date defined as the "Effective Date" or stated as the date the
+  contract is effective from; where the contract names no other, its agreement date
+  (method ``agreement-date``);
+- ``term``, ``renewal_term``, ``notice_period``: the durations of the term, renewal and notice
+  clauses (ISO 8601), or ``perpetual`` / ``until_terminated``;
+- ``expiration_date``: a date the term ends on, or the effective date plus the initial term
+  (method ``computed``);
+- ``governing_law``: the place whose laws govern the contract, by its plain English name.
+
+A field the document does not state has no candidate: nothing is guessed. Numeric dates are
+read in the document's own order (udfs.fields.dates).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from udfs.fields.dates import DateOrder, date_order, read_date
+
+PERPETUAL, UNTIL_TERMINATED = "perpetual", "until_terminated"
+PREAMBLE_CHARS = 4000  # how far into the document the preamble is looked for
+TITLE_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    field: str
+    start: int  # the value as written: text[start:end]
+    end: int
+    normalized_value: str | None
+    method: str
+    score: float  # the finder's raw score in [0, 1]; udfs.fields.calibrate maps it to a confidence
+    entity_id: str | None = None
+    entity_key: str | None = None
+    party_role: str | None = None
+    party_alias: str | None = None
+
+
+@dataclass
+class Document:
+    """What the finders read: the text, its entities (sorted by start) and its date order."""
+
+    text: str
+    entities: Sequence[Mapping[str, Any]]
+    order: DateOrder = field(init=False)
+    preamble_end: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entities = sorted(self.entities, key=lambda e: (e["doc_start"], e["doc_end"]))
+        self.order = date_order(self.text)
+        self.preamble_end = _preamble_end(self.text)
+
+    def of_label(self, *labels: str, start: int = 0, end: int | None = None) -> list[Mapping[str, Any]]:
+        stop = len(self.text) if end is None else end
+        return [e for e in self.entities if e["label"] in labels and start <= e["doc_start"] < stop]
+
+
+_PREAMBLE_STOP = re.compile(
+    r"\n[ \t]*(?:W\s*I\s*T\s*N\s*E\s*S\s*S\s*E\s*T\s*H|WHEREAS|Whereas|RECITALS|Recitals|BACKGROUND|Background|"
+    r"NOW,?\s+THEREFORE|Now,?\s+therefore|(?:ARTICLE|Article|SECTION|Section)\s+(?:1|I)\b|1\.\s+[A-Z])"
+)
+
+
+def _preamble_end(text: str) -> int:
+    """Where the preamble (title, parties, date) ends: the recitals or the first article."""
+    between = re.search(r"\b(?:between|among|by\s+and\s+between)\b", text[:PREAMBLE_CHARS], re.IGNORECASE)
+    after = between.end() if between else 0
+    stop = _PREAMBLE_STOP.search(text, after, min(len(text), after + PREAMBLE_CHARS))
+    return stop.start() if stop else min(len(text), after + 1500 if between else PREAMBLE_CHARS)
+
+
+# ---- document_title ----------------------------------------------------------------------------
+
+_TITLE_WORD = re.compile(
+    r"\b(?:AGREEMENT|Agreement|CONTRACT|Contract|AMENDMENT|Amendment|LICEN[CS]E|Licen[cs]e|LEASE|Lease|"
+    r"MEMORANDUM|Memorandum|DEED|Deed|ADDENDUM|Addendum|TERMS|Terms)\b"
+)
+_NOT_TITLE = re.compile(r"^(?:This|THIS|The|THE|Exhibit|EXHIBIT|Schedule|SCHEDULE|Page|PAGE)\b|[.;:]$|\d{3,}")
+
+
+def find_title(doc: Document) -> list[FieldValue]:
+    for line in re.finditer(r"[^\n]+", doc.text[:TITLE_CHARS]):
+        body = line.group().strip()
+        words = body.split()
+        if not (1 <= len(words) <= 12) or not _TITLE_WORD.search(body) or _NOT_TITLE.search(body):
+            continue
+        capitalised = sum(w[0].isupper() for w in words if w[0].isalpha())
+        if capitalised < max(1, len([w for w in words if len(w) > 3]) - 1):
+            continue  # running text, not a heading
+        start = line.start() + line.group().index(body)
+        return [FieldValue("document_title", start, start + len(body), " ".join(words), "heading", 0.9)]
+    return []
+
+
+# ---- party -------------------------------------------------------------------------------------
+
+_BETWEEN = re.compile(r"\b(?:between|among|amongst)\b", re.IGNORECASE)
+_DEFINITION_RULES = ("alias-parenthetical", "alias-referred-to", "defined-term")
+
+
+def find_parties(doc: Document) -> list[FieldValue]:
+    """The preamble's parties: names a definition ties a term to, and legal names after
+    "between"; one value per party key, in the order the preamble names them."""
+    end = doc.preamble_end
+    between = _BETWEEN.search(doc.text, 0, end)
+    names = doc.of_label("ORG", "PERSON", end=end)
+    definitions = [
+        e
+        for e in doc.of_label("ALIAS", "ORG", "PERSON", end=min(len(doc.text), end + 500))
+        if e.get("refers_to_key") and e.get("rule") in _DEFINITION_RULES
+    ]
+    referred = {e["refers_to_key"] for e in definitions}
+    found: dict[str, FieldValue] = {}
+    for name in names:
+        key = name["entity_key"]
+        if name.get("refers_to_key") or key in found:
+            continue  # a short name or alias of a party, or a party seen already
+        after_between = between is not None and name["doc_start"] >= between.start()
+        legal = name.get("rule") in ("org-legal-form", "org-party-clause")
+        if key in referred and (after_between or between is None):
+            method, score = "defined-party", 0.95
+        elif legal and after_between:
+            method, score = "listed-party", 0.75
+        else:
+            continue
+        own = [e for e in definitions if e["refers_to_key"] == key and e["doc_start"] >= name["doc_end"]]
+        role = next((e["text"] for e in own if e["label"] == "ALIAS"), None)
+        alias = next((e["text"] for e in own if e["label"] != "ALIAS"), None) or role
+        found[key] = FieldValue(
+            "party",
+            name["doc_start"],
+            name["doc_end"],
+            _one_line(name["text"]),
+            method,
+            score,
+            entity_id=name.get("entity_id"),
+            entity_key=key,
+            party_role=_one_line(role) if role else None,
+            party_alias=_one_line(alias) if alias else None,
+        )
+    return list(found.values())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---- dates -------------------------------------------------------------------------------------
+
+_AGREEMENT_CUE = re.compile(
+    r"(?:\bdated|\bmade|\bentered\s+into|\bexecuted|\bas\s+of|\beffective|\bthis|\bon)\b[^.;]{0,60}$", re.IGNORECASE
+)
+_EFFECTIVE_DEFINED = re.compile(
+    r"^[^.;]{0,25}\((?:the\s+|this\s+)?[\"“](?:Effective|Commencement)\s+Date[\"”]\)", re.IGNORECASE
+)
+_EFFECTIVE_BEFORE = re.compile(
+    r"(?:\beffective\s+(?:as\s+(?:of|from)|on|from)|[\"“](?:Effective|Commencement)\s+Date[\"”]\s+(?:shall\s+)?means?|"
+    r"\b(?:Effective|Commencement)\s+Date\s*:|\bcome\s+into\s+(?:force|effect)\s+on)\s*(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_SIGNED_DATE = re.compile(r"\b(?:Date|Dated|Date\s+Signed|Signature\s+Date)\s*:?[ \t]*$", re.IGNORECASE)
+
+
+def _date_value(doc: Document, entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue:
+    value = entity.get("normalized_value") or read_date(entity["text"], doc.order)
+    if value is not None and not re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+        value = None
+    numeric = re.search(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", entity["text"]) is not None
+    if numeric and value is not None and not entity.get("normalized_value"):
+        method = f"{method}; order by {doc.order.evidence}"
+    return FieldValue(
+        field_name,
+        entity["doc_start"],
+        entity["doc_end"],
+        value,
+        method,
+        score if value is not None else score / 2,
+        entity_id=entity.get("entity_id"),
+        entity_key=entity.get("entity_key"),
+    )
+
+
+def _dates(doc: Document, start: int = 0, end: int | None = None) -> list[Mapping[str, Any]]:
+    return [e for e in doc.of_label("DATE", start=start, end=end) if re.search(r"\d", e["text"])]
+
+
+def find_agreement_date(doc: Document) -> list[FieldValue]:
+    """The first full date the preamble states with a cue ("dated", "made … as of", "this … day
+    of"); else the first date of a signature block ("Date: …"); else a partial date of the
+    preamble (``March 2020``: a row without a normalised value)."""
+    partial = None
+    for entity in _dates(doc, end=doc.preamble_end):
+        before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
+        if _AGREEMENT_CUE.search(before):
+            value = _date_value(doc, entity, "agreement_date", "preamble-date", 0.9)
+            if value.normalized_value is not None:
+                return [value]
+            partial = partial or value
+    for entity in _dates(doc, start=doc.preamble_end):
+        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 30) : entity["doc_start"]]):
+            value = _date_value(doc, entity, "agreement_date", "signature-date", 0.6)
+            if value.normalized_value is not None:
+                return [value]
+    return [partial] if partial is not None else []
+
+
+def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[FieldValue]:
+    for entity in _dates(doc):
+        before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
+        after = doc.text[entity["doc_end"] : entity["doc_end"] + 60]
+        if _EFFECTIVE_DEFINED.search(after) or _EFFECTIVE_BEFORE.search(before):
+            return [_date_value(doc, entity, "effective_date", "effective-clause", 0.9)]
+    return [
+        replace(value, field="effective_date", method="agreement-date", score=value.score * 0.8) for value in agreement
+    ]
+
+
+# ---- term, renewal, notice --------------------------------------------------------------------
+
+_TERM_CLAUSE = re.compile(
+    r"\b(?:(?:initial\s+)?term\s+of\s+this\s+agreement|this\s+agreement|the\s+(?:initial\s+)?term)\b"
+    r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|expire|run|last)|is|for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
+    re.IGNORECASE,
+)
+_PERPETUAL = re.compile(r"\b(?:perpetual|in\s+perpetuity|perpetually)\b", re.IGNORECASE)
+_UNTIL_TERMINATED = re.compile(
+    r"\b(?:until|unless\s+and\s+until)\s+(?:terminated|this\s+agreement\s+is\s+terminated)\b", re.IGNORECASE
+)
+_RENEWAL = re.compile(
+    r"\b(?:automatically\s+)?(?:renew(?:ed|s|al)?|extend(?:ed|s)?)\b[^.;]{0,80}?\b(?:for\s+)?(?:(?:an?|one|each|successive|"
+    r"additional|consecutive|further|subsequent)\s+)+",
+    re.IGNORECASE,
+)
+_NOTICE = re.compile(
+    r"(?:\bupon|\bon|\bwith|\bby|\bgiving|\bgives|\bprovides?|\bprovid(?:ing|ed)|\bat\s+least|\bno\s+less\s+than|"
+    r"\bnot\s+less\s+than|\bminimum\s+of|\bgives?)\s+(?:the\s+other(?:\s+party)?\s+)?(?:at\s+least\s+)?$",
+    re.IGNORECASE,
+)
+
+
+_NOT_NOTICE = re.compile(r"\b(?:within|after|following|before|than)\s+$", re.IGNORECASE)
+
+
+def _duration_value(entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue | None:
+    value = entity.get("normalized_value")
+    if not value or not value.startswith("P"):
+        return None
+    return FieldValue(
+        field_name,
+        entity["doc_start"],
+        entity["doc_end"],
+        value,
+        method,
+        score,
+        entity_id=entity.get("entity_id"),
+        entity_key=entity.get("entity_key"),
+    )
+
+
+def find_term(doc: Document) -> list[FieldValue]:
+    for clause in _TERM_CLAUSE.finditer(doc.text):
+        sentence_end = _sentence_end(doc.text, clause.end())
+        window = doc.text[clause.start() : sentence_end]
+        if re.search(r"\brenew", window[: clause.end() - clause.start()], re.IGNORECASE):
+            continue
+        for entity in doc.of_label("DURATION", start=clause.start(), end=sentence_end):
+            lead = doc.text[max(clause.start(), entity["doc_start"] - 40) : entity["doc_start"]]
+            if re.search(r"\b(?:notice|after|following|within|prior)\b[^.;]*$", lead, re.IGNORECASE):
+                continue  # a notice or cure period inside the sentence
+            value = _duration_value(entity, "term", "term-clause", 0.85)
+            if value is not None:
+                return [value]
+        perpetual = _PERPETUAL.search(window)
+        if perpetual:
+            start = clause.start() + perpetual.start()
+            return [FieldValue("term", start, start + len(perpetual.group()), PERPETUAL, "term-clause", 0.8)]
+        until = _UNTIL_TERMINATED.search(window)
+        if until:
+            start = clause.start() + until.start()
+            return [FieldValue("term", start, start + len(until.group()), UNTIL_TERMINATED, "term-clause", 0.7)]
+    return []
+
+
+def find_renewal_term(doc: Document) -> list[FieldValue]:
+    for clause in _RENEWAL.finditer(doc.text):
+        for entity in doc.of_label("DURATION", start=clause.start(), end=clause.end() + 40):
+            value = _duration_value(entity, "renewal_term", "renewal-clause", 0.85)
+            if value is not None:
+                return [value]
+    return []
+
+
+def find_notice_period(doc: Document) -> list[FieldValue]:
+    for entity in doc.of_label("DURATION"):
+        before = doc.text[max(0, entity["doc_start"] - 40) : entity["doc_start"]]
+        after = doc.text[entity["doc_end"] : entity["doc_end"] + 60]
+        if not re.match(
+            r"[’'`]?s?\s*(?:\(\d+\)\s*)?(?:prior\s+|advance\s+|written\s+|prior\s+written\s+)*notice",
+            after,
+            re.IGNORECASE,
+        ):
+            continue
+        sentence = doc.text[max(0, entity["doc_start"] - 300) : entity["doc_end"] + 200]
+        if not re.search(r"\b(?:terminat|renew|non-renew|expir)", sentence, re.IGNORECASE):
+            continue
+        if _NOT_NOTICE.search(before):
+            continue  # "within thirty (30) days after notice": a time to act, not a notice period
+        value = _duration_value(entity, "notice_period", "notice-clause", 0.8 if _NOTICE.search(before) else 0.7)
+        if value is not None:
+            return [value]
+    return []
+
+
+# ---- expiration -------------------------------------------------------------------------------
+
+_EXPIRES_BEFORE = re.compile(
+    r"\b(?:expire|expiring|terminate|terminating|end|ending|until|through|continue\s+(?:in\s+effect\s+)?until|"
+    r"remain\s+in\s+(?:full\s+)?(?:force\s+and\s+)?effect\s+(?:until|through))\s+(?:on\s+)?(?:the\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def find_expiration_date(
+    doc: Document, effective: Sequence[FieldValue], term: Sequence[FieldValue]
+) -> list[FieldValue]:
+    for clause in _TERM_CLAUSE.finditer(doc.text):
+        sentence_end = _sentence_end(doc.text, clause.end())
+        for entity in _dates(doc, start=clause.start(), end=sentence_end):
+            before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
+            if _EXPIRES_BEFORE.search(before):
+                return [_date_value(doc, entity, "expiration_date", "term-clause", 0.85)]
+    starts = [v for v in effective if v.normalized_value]
+    lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
+    if starts and lengths:
+        ends = _add(starts[0].normalized_value or "", lengths[0].normalized_value or "")
+        if ends is not None:
+            anchor = lengths[0]
+            return [FieldValue("expiration_date", anchor.start, anchor.end, ends, "computed", 0.7)]
+    return []
+
+
+def _add(iso_date: str, duration: str) -> str | None:
+    """``iso_date`` plus an ISO duration of years, months or days: the anniversary the term
+    ends on (a one-year term from 2020-01-01 ends on 2021-01-01, as CUAD's answers read it)."""
+    match = re.fullmatch(r"P(\d+)([YMD])", duration)
+    if match is None:
+        return None
+    count, unit = int(match[1]), match[2]
+    start = date.fromisoformat(iso_date)
+    if unit == "D":
+        end = date.fromordinal(start.toordinal() + count)
+    else:
+        months = count * 12 if unit == "Y" else count
+        year, month = divmod(start.month - 1 + months, 12)
+        day = min(start.day, _days_in(start.year + year, month + 1))
+        end = date(start.year + year, month + 1, day)
+    return end.isoformat()
+
+
+def _days_in(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - date(year, month, 1)).days
+
+
+def _sentence_end(text: str, start: int) -> int:
+    stop = re.compile(r"\.\s+[A-Z(]|;|\n\s*\n").search(text, start, min(len(text), start + 600))
+    return stop.start() + 1 if stop else min(len(text), start + 600)
+
+
+# ---- governing_law -----------------------------------------------------------------------------
+
+_LAW_CLAUSE = re.compile(
+    r"\b(?:govern(?:ed|s)?|constru(?:ed|e)|interpret(?:ed)?|enforced|determined|controlled)\b[^.;]{0,200}?"
+    r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?\s+(?:in\s+force\s+in\s+|applicable\s+in\s+)?(?:of\s+)?(?:the\s+)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
+    r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Canton)\s+of\s+)?(?:the\s+)?"
+    r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+(?:and[ \t]+|of[ \t]+|the[ \t]+)?[A-Z][\w'’.-]*){0,5}))",
+    re.IGNORECASE,
+)
+_LAW_BEFORE = re.compile(
+    r"\blaws?\s+of\s+(?:the\s+)?(?:(?:State|Commonwealth|Province)\s+of\s+)?"
+    r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+(?:and[ \t]+|of[ \t]+)?[A-Z][\w'’.-]*){0,4}))"
+    r"[^.;]{0,120}?\bgovern",
+    re.IGNORECASE,
+)
+_PLACE_TAIL = re.compile(
+    r"(?:[ \t]+(?:and|of|the|without|excluding|applicable|including|as|in|to|which|that|with))+$", re.IGNORECASE
+)
+_NOT_PLACE = re.compile(
+    r"^(?:United\s+States\s+of\s+America|U\.?S\.?A?\.?)$|^(?:this|such|any|said|its|their|each)\b", re.IGNORECASE
+)
+
+
+_THEREOF = re.compile(
+    r"\b(?:State|Commonwealth|Province)\s+of\s+(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2}))"
+    r"[^.;]{0,120}?\bgoverned\b[^.;]{0,80}?\blaws\s+thereof\b",
+    re.IGNORECASE,
+)
+
+
+def find_governing_law(doc: Document) -> list[FieldValue]:
+    """The place of a governing-law clause ("governed by … the laws of the State of New York"),
+    or of a clause that names the place first ("the State of Nevada … governed by … the laws
+    thereof"); at most two places (a clause may name a country and its state)."""
+    found: list[FieldValue] = []
+    for pattern, score in ((_LAW_CLAUSE, 0.9), (_LAW_BEFORE, 0.8), (_THEREOF, 0.8)):
+        for clause in pattern.finditer(doc.text):
+            place = clause["place"]
+            trimmed = _PLACE_TAIL.sub("", place)
+            if trimmed.endswith(".") and "." not in trimmed[:-1].split()[-1]:
+                trimmed = trimmed[:-1]  # the sentence's full stop, not an abbreviation's
+            if not trimmed or not trimmed[0].isupper() or _NOT_PLACE.search(trimmed):
+                continue
+            if trimmed.split()[0].casefold() in ("state", "laws", "law"):
+                continue
+            start = clause.start("place")
+            value = FieldValue(
+                "governing_law", start, start + len(trimmed), _jurisdiction(trimmed), "law-clause", score
+            )
+            if not any(v.normalized_value == value.normalized_value for v in found):
+                found.append(value)
+        if found:
+            break
+    return found[:2]
+
+
+def _jurisdiction(place: str) -> str:
+    """The place's plain English name: one line, plain apostrophes, title case for a name set in
+    capitals (``THE STATE OF NEW YORK`` -> ``New York``)."""
+    words = place.replace("’", "'").split()
+    if all(w.isupper() for w in words if w.isalpha()):
+        words = [w.lower() if w.lower() in ("and", "of", "the") else w.capitalize() for w in words]
+    return " ".join(words)
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+Finder = Callable[[Document, dict[str, list[FieldValue]]], list[FieldValue]]
+# In order: a finder may read the values of the fields before it.
+FINDERS: dict[str, Finder] = {
+    "document_title": lambda doc, found: find_title(doc),
+    "party": lambda doc, found: find_parties(doc),
+    "agreement_date": lambda doc, found: find_agreement_date(doc),
+    "effective_date": lambda doc, found: find_effective_date(doc, found["agreement_date"]),
+    "term": lambda doc, found: find_term(doc),
+    "renewal_term": lambda doc, found: find_renewal_term(doc),
+    "notice_period": lambda doc, found: find_notice_period(doc),
+    "expiration_date": lambda doc, found: find_expiration_date(doc, found["effective_date"], found["term"]),
+    "governing_law": lambda doc, found: find_governing_law(doc),
+}
+FIELD_NAMES = tuple(FINDERS)
+
+
+def extract_fields(text: str, entities: Sequence[Mapping[str, Any]]) -> list[FieldValue]:
+    """Every field value found in one document, field by field in FIELD_NAMES order."""
+    doc = Document(text, entities)
+    found: dict[str, list[FieldValue]] = {}
+    for name, finder in FINDERS.items():
+        found[name] = [v for v in finder(doc, found) if 0 <= v.start < v.end <= len(text)]
+    return [value for name in FIELD_NAMES for value in found[name]]
