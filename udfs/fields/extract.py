@@ -114,6 +114,9 @@ def find_title(doc: Document) -> list[FieldValue]:
 # ---- party -------------------------------------------------------------------------------------
 
 _BETWEEN = re.compile(r"\b(?:between|among|amongst)\b", re.IGNORECASE)
+# Where a party's name stands in a party clause: after "between", "among", "and", a comma or the
+# bracket that closes the previous party's definition.
+_PARTY_SLOT = re.compile(r"(?:\bbetween|\bamong|\band|,|\))\s*(?:the\s+)?$", re.IGNORECASE)
 _DEFINITION_RULES = ("alias-parenthetical", "alias-referred-to", "defined-term")
 
 
@@ -136,6 +139,8 @@ def find_parties(doc: Document) -> list[FieldValue]:
             continue  # a short name or alias of a party, or a party seen already
         after_between = between is not None and name["doc_start"] >= between.start()
         legal = name.get("rule") in ("org-legal-form", "org-party-clause")
+        if not legal and not _PARTY_SLOT.search(doc.text, max(0, name["doc_start"] - 30), name["doc_start"]):
+            continue  # a model's name that is not listed as a party: "located at … Las Vegas NV"
         if key in referred and (after_between or between is None):
             method, score = "defined-party", 0.95
         elif legal and after_between:
@@ -143,21 +148,49 @@ def find_parties(doc: Document) -> list[FieldValue]:
         else:
             continue
         own = [e for e in definitions if e["refers_to_key"] == key and e["doc_start"] >= name["doc_end"]]
-        role = next((e["text"] for e in own if e["label"] == "ALIAS"), None)
-        alias = next((e["text"] for e in own if e["label"] != "ALIAS"), None) or role
-        found[key] = FieldValue(
-            "party",
-            name["doc_start"],
-            name["doc_end"],
-            _one_line(name["text"]),
-            method,
-            score,
-            entity_id=name.get("entity_id"),
-            entity_key=key,
-            party_role=_one_line(role) if role else None,
-            party_alias=_one_line(alias) if alias else None,
-        )
+        found[key] = _party_value(name, method, score, own)
+    for name in _signing_names(doc):
+        if name["entity_key"] not in found and not name.get("refers_to_key"):
+            found[name["entity_key"]] = _party_value(name, "signature-block", 0.7, [])
     return list(found.values())
+
+
+_BY_LINE = re.compile(r"^[ \t]*(?:By|BY)[ \t]*:", re.MULTILINE)
+
+
+def _signing_names(doc: Document) -> list[Mapping[str, Any]]:
+    """The names that sign: an ORG (or PERSON) alone on one of the three lines above a "By:"
+    line of a signature block ("ACME CORP.\nBy: ____\nName: …")."""
+    names = []
+    for by in _BY_LINE.finditer(doc.text, doc.preamble_end):
+        above = doc.text.rfind("\n", 0, max(0, by.start() - 1))
+        for _ in range(2):
+            above = doc.text.rfind("\n", 0, max(0, above))
+        window_start = max(0, above + 1)
+        for entity in doc.of_label("ORG", start=window_start, end=by.start()):
+            line_start = doc.text.rfind("\n", 0, entity["doc_start"]) + 1
+            line_end = doc.text.find("\n", entity["doc_end"])
+            line = doc.text[line_start : line_end if line_end != -1 else len(doc.text)]
+            if line.strip(" \t:,") == entity["text"].strip() and entity.get("rule") == "org-legal-form":
+                names.append(entity)
+    return names
+
+
+def _party_value(name: Mapping[str, Any], method: str, score: float, own: Sequence[Mapping[str, Any]]) -> FieldValue:
+    role = next((e["text"] for e in own if e["label"] == "ALIAS"), None)
+    alias = next((e["text"] for e in own if e["label"] != "ALIAS"), None) or role
+    return FieldValue(
+        "party",
+        name["doc_start"],
+        name["doc_end"],
+        _one_line(name["text"]),
+        method,
+        score,
+        entity_id=name.get("entity_id"),
+        entity_key=name["entity_key"],
+        party_role=_one_line(role) if role else None,
+        party_alias=_one_line(alias) if alias else None,
+    )
 
 
 def _one_line(text: str) -> str:
