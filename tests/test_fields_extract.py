@@ -143,3 +143,17 @@ def test_every_value_points_into_the_text(text):
     for value in extract_fields(text, entities(text)):
         assert 0 <= value.start < value.end <= len(text)
         assert value.field in FIELD_NAMES and 0 <= value.score <= 1
+
+
+def test_the_names_that_sign_are_parties_and_an_address_is_not():
+    text = (
+        "JOINT FILING AGREEMENT\nThe undersigned agree to file jointly the statement on Schedule 13D.\n"
+        "1. Filing. Each of them is responsible for its own information.\n"
+        "ACME HOLDINGS LLC\nBy: /s/ John Smith\nName: John Smith\n\n"
+        "BETA CAPITAL PARTNERS LP\nBy: /s/ Jane Doe\nName: Jane Doe\n"
+    )
+    found = fields(text)
+    assert [(v.normalized_value, v.method) for v in found["party"]] == [
+        ("ACME HOLDINGS LLC", "signature-block"),
+        ("BETA CAPITAL PARTNERS LP", "signature-block"),
+    ]
