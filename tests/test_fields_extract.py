@@ -157,3 +157,14 @@ def test_the_names_that_sign_are_parties_and_an_address_is_not():
         ("ACME HOLDINGS LLC", "signature-block"),
         ("BETA CAPITAL PARTNERS LP", "signature-block"),
     ]
+
+
+def test_an_agreement_date_after_a_table_of_contents_or_in_a_signature_line():
+    toc = "DISTRIBUTOR AGREEMENT\nby and between\nACME CORP.\nand\nBETA INC.\nTABLE OF CONTENTS\n1. Definitions 1\n"
+    text = toc + 'DISTRIBUTOR AGREEMENT (the "Agreement") is made as of the 1st day of January, 1996, by Acme Corp.\n'
+    assert [v.normalized_value for v in fields(text)["agreement_date"]] == ["1996-01-01"]
+    body = "The parties agree to the terms below. " * 200  # past the preamble
+    signed = f"AGREEMENT\n{body}\nTHUS DONE AND SIGNED at Pretoria on this 31st day of March 2001\n"
+    assert [(v.normalized_value, v.method) for v in fields(signed)["agreement_date"]] == [
+        ("2001-03-31", "signature-date")
+    ]

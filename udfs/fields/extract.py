@@ -200,7 +200,9 @@ def _one_line(text: str) -> str:
 # ---- dates -------------------------------------------------------------------------------------
 
 _AGREEMENT_CUE = re.compile(
-    r"(?:\bdated|\bmade|\bentered\s+into|\bexecuted|\bas\s+of|\beffective|\bthis|\bon)\b[^.;]{0,60}$", re.IGNORECASE
+    r"(?:\bdated|\bmade|\bentered\s+into|\bexecuted|\bas\s+of|\beffective|\bthis|\bon)\b[^.;]{0,60}$|"
+    r"\b(?:last\s+)?(?:updated|revised)\s*:\s*$",
+    re.IGNORECASE,
 )
 _EFFECTIVE_DEFINED = re.compile(
     r"^[^.;]{0,25}\((?:the\s+|this\s+)?[\"“](?:Effective|Commencement)\s+Date[\"”]\)", re.IGNORECASE
@@ -210,7 +212,18 @@ _EFFECTIVE_BEFORE = re.compile(
     r"\b(?:Effective|Commencement)\s+Date\s*:|\bcome\s+into\s+(?:force|effect)\s+on)\s*(?:the\s+)?$",
     re.IGNORECASE,
 )
-_SIGNED_DATE = re.compile(r"\b(?:Date|Dated|Date\s+Signed|Signature\s+Date)\s*:?[ \t]*$", re.IGNORECASE)
+_SIGNED_DATE = re.compile(
+    r"(?:\b(?:Date|Dated|Date\s+Signed|Signature\s+Date)\s*:?[ \t]*|"
+    r"\bsigned\b[^.\n]{0,40}?\b(?:on|this)\s+(?:this\s+)?|/s/[^\n]{1,40}?[ \t]+)$",
+    re.IGNORECASE,
+)
+# The strong cues of a contract's own date, looked for beyond the preamble too (a table of
+# contents can come first): "made as of", "dated", "entered into on", "Last Updated:".
+_AGREEMENT_STRONG = re.compile(
+    r"(?:\bdated|\bmade|\bentered\s+into|\bexecuted)\b[^.;]{0,40}$|\b(?:last\s+)?(?:updated|revised)\s*:\s*$",
+    re.IGNORECASE,
+)
+AGREEMENT_CHARS = 8000  # how far the strong cues are looked for
 
 
 def _date_value(doc: Document, entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue:
@@ -248,8 +261,14 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             if value.normalized_value is not None:
                 return [value]
             partial = partial or value
-    for entity in _dates(doc, start=doc.preamble_end):
-        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 30) : entity["doc_start"]]):
+    for entity in _dates(doc, start=doc.preamble_end, end=max(doc.preamble_end, AGREEMENT_CHARS)):
+        before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
+        if _AGREEMENT_STRONG.search(before):
+            value = _date_value(doc, entity, "agreement_date", "opening-date", 0.8)
+            if value.normalized_value is not None:
+                return [value]
+    for entity in _dates(doc):
+        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]):
             value = _date_value(doc, entity, "agreement_date", "signature-date", 0.6)
             if value.normalized_value is not None:
                 return [value]
