@@ -168,3 +168,17 @@ def test_an_agreement_date_after_a_table_of_contents_or_in_a_signature_line():
     assert [(v.normalized_value, v.method) for v in fields(signed)["agreement_date"]] == [
         ("2001-03-31", "signature-date")
     ]
+
+
+def test_a_title_without_line_breaks_and_a_notice_period_that_is_not_the_term():
+    text = (
+        "Exhibit 10.16 MARKETING AFFILIATE AGREEMENT This Agreement is made this 1st day of October 2008 by and "
+        'between Acme, Inc. ("Acme") and Beta LLC ("Beta"). The term of this Agreement shall continue until '
+        "terminated by either party on thirty (30) days prior written notice.\n"
+    )
+    found = fields(text)
+    assert [(v.normalized_value, v.method) for v in found["document_title"]] == [
+        ("MARKETING AFFILIATE AGREEMENT", "capitals")
+    ]
+    assert [v.normalized_value for v in found.get("term", [])] == ["until_terminated"]
+    assert "expiration_date" not in found

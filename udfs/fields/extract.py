@@ -94,6 +94,10 @@ _TITLE_WORD = re.compile(
     r"\b(?:AGREEMENT|Agreement|CONTRACT|Contract|AMENDMENT|Amendment|LICEN[CS]E|Licen[cs]e|LEASE|Lease|"
     r"MEMORANDUM|Memorandum|DEED|Deed|ADDENDUM|Addendum|TERMS|Terms)\b"
 )
+_CAPS_TITLE = re.compile(
+    r"(?<![\w&’'-])(?:(?!THIS\b|THE\b|EXHIBIT\b)[A-Z][A-Z&’'-]*,?\s+){0,8}"
+    r"(?:AGREEMENT|CONTRACT|AMENDMENT|LICEN[CS]E|LEASE|MEMORANDUM|DEED|ADDENDUM)(?![\w-])"
+)
 _NOT_TITLE = re.compile(r"^(?:This|THIS|The|THE|Exhibit|EXHIBIT|Schedule|SCHEDULE|Page|PAGE)\b|[.;:]$|\d{3,}")
 
 
@@ -108,6 +112,11 @@ def find_title(doc: Document) -> list[FieldValue]:
             continue  # running text, not a heading
         start = line.start() + line.group().index(body)
         return [FieldValue("document_title", start, start + len(body), " ".join(words), "heading", 0.9)]
+    # A rendering without line breaks: the first run of words in capitals that ends in the word
+    # of an agreement ("Exhibit 10.16 MARKETING AFFILIATE AGREEMENT This Agreement is made …").
+    run = _CAPS_TITLE.search(doc.text, 0, TITLE_CHARS)
+    if run:
+        return [FieldValue("document_title", run.start(), run.end(), " ".join(run.group().split()), "capitals", 0.75)]
     return []
 
 
@@ -293,6 +302,15 @@ _TERM_CLAUSE = re.compile(
     r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|expire|run|last)|is|for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
     re.IGNORECASE,
 )
+# What introduces the length of a term: "for a period of", "shall be", "continue for", "of".
+_TERM_LEAD = re.compile(
+    r"\b(?:for|of|be|last|until\s+the\s+end\s+of)\s+(?:an?\s+)?(?:(?:initial|further|fixed)\s+)?"
+    r"(?:(?:period|term)\s+of\s+)?(?:the\s+)?(?:first\s+)?$",
+    re.IGNORECASE,
+)
+_NOT_TERM_TAIL = re.compile(
+    r"[’'`]?s?\s*(?:\(\d+\)\s*)?(?:prior|advance|written|notice|after\s+(?:receipt|notice|written))", re.IGNORECASE
+)
 _PERPETUAL = re.compile(r"\b(?:perpetual|in\s+perpetuity|perpetually)\b", re.IGNORECASE)
 _UNTIL_TERMINATED = re.compile(
     r"\b(?:until|unless\s+and\s+until)\s+(?:terminated|this\s+agreement\s+is\s+terminated)\b", re.IGNORECASE
@@ -335,9 +353,10 @@ def find_term(doc: Document) -> list[FieldValue]:
         if re.search(r"\brenew", window[: clause.end() - clause.start()], re.IGNORECASE):
             continue
         for entity in doc.of_label("DURATION", start=clause.start(), end=sentence_end):
-            lead = doc.text[max(clause.start(), entity["doc_start"] - 40) : entity["doc_start"]]
-            if re.search(r"\b(?:notice|after|following|within|prior)\b[^.;]*$", lead, re.IGNORECASE):
-                continue  # a notice or cure period inside the sentence
+            lead = doc.text[max(clause.start(), entity["doc_start"] - 60) : entity["doc_start"]]
+            tail = doc.text[entity["doc_end"] : entity["doc_end"] + 40]
+            if not _TERM_LEAD.search(lead) or _NOT_TERM_TAIL.match(tail):
+                continue  # a notice or cure period inside the sentence, not the term's length
             value = _duration_value(entity, "term", "term-clause", 0.85)
             if value is not None:
                 return [value]
