@@ -3,6 +3,8 @@ evidence offsets, numeric date order."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from jobs.config import load_config
 from jobs.stages.ner import ner_options
 from udfs.fields.dates import DateOrder, date_order, read_date
 from udfs.fields.extract import FIELD_NAMES, FINDERS, PERPETUAL, extract_fields
+from udfs.ner.places import load_places
 from udfs.ner.recognize import build_backends, entity_rows, recognize_texts
 
 OPTIONS = ner_options(load_config("local", overrides=["ner.backends=[rules]"]))
@@ -182,3 +185,21 @@ def test_a_title_without_line_breaks_and_a_notice_period_that_is_not_the_term():
     ]
     assert [v.normalized_value for v in found.get("term", [])] == ["until_terminated"]
     assert "expiration_date" not in found
+
+
+def test_a_place_an_address_or_a_common_word_is_no_party():
+    places = load_places(Path(__file__).resolve().parents[1] / "conf" / "places" / "geonames.json")
+    text = (
+        "AGREEMENT\nThis Agreement is made on 1 June 2010 by and between Acme Robotics, Inc., a Nevada corporation "
+        'located at 6795 Edmonds Street, Las Vegas, NV 89118 ("Acme"), and Solutions, LLC ("Seller"). Our '
+        "solutions are good.\n"
+    )
+    rows = entities(text)
+    rows += [  # names a model might give, tied to the terms as resolution would
+        {"doc_start": text.index("Edmonds"), "doc_end": text.index(", NV"), "text": "Edmonds Street, Las Vegas",
+         "label": "ORG", "entity_key": "edmonds street las vegas", "refers_to_key": None, "rule": None},
+        {"doc_start": text.index("Nevada"), "doc_end": text.index("Nevada") + 6, "text": "Nevada", "label": "ORG",
+         "entity_key": "nevada", "refers_to_key": None, "rule": None},
+    ]  # fmt: skip
+    names = [v.normalized_value for v in extract_fields(text, rows, places) if v.field == "party"]
+    assert names == ["Acme Robotics, Inc."]

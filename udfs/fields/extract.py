@@ -35,6 +35,8 @@ from datetime import date
 from typing import Any
 
 from udfs.fields.dates import DateOrder, date_order, read_date
+from udfs.ner.lexicon import running_words
+from udfs.ner.places import Places
 
 PERPETUAL, UNTIL_TERMINATED = "perpetual", "until_terminated"
 PREAMBLE_CHARS = 4000  # how far into the document the preamble is looked for
@@ -57,17 +59,21 @@ class FieldValue:
 
 @dataclass
 class Document:
-    """What the finders read: the text, its entities (sorted by start) and its date order."""
+    """What the finders read: the text, its entities (sorted by start), its date order, the
+    words it writes in lower case and, optionally, the gazetteer of places (udfs.ner.places)."""
 
     text: str
     entities: Sequence[Mapping[str, Any]]
+    places: Places | None = None
     order: DateOrder = field(init=False)
     preamble_end: int = field(init=False)
+    lowered: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.entities = sorted(self.entities, key=lambda e: (e["doc_start"], e["doc_end"]))
         self.order = date_order(self.text)
         self.preamble_end = _preamble_end(self.text)
+        self.lowered = frozenset(running_words(self.text))
 
     def of_label(self, *labels: str, start: int = 0, end: int | None = None) -> list[Mapping[str, Any]]:
         stop = len(self.text) if end is None else end
@@ -148,6 +154,8 @@ def find_parties(doc: Document) -> list[FieldValue]:
             continue  # a short name or alias of a party, or a party seen already
         after_between = between is not None and name["doc_start"] >= between.start()
         legal = name.get("rule") in ("org-legal-form", "org-party-clause")
+        if not _name_like(doc, name):
+            continue
         if not legal and not _PARTY_SLOT.search(doc.text, max(0, name["doc_start"] - 30), name["doc_start"]):
             continue  # a model's name that is not listed as a party: "located at … Las Vegas NV"
         if key in referred and (after_between or between is None):
@@ -159,9 +167,29 @@ def find_parties(doc: Document) -> list[FieldValue]:
         own = [e for e in definitions if e["refers_to_key"] == key and e["doc_start"] >= name["doc_end"]]
         found[key] = _party_value(name, method, score, own)
     for name in _signing_names(doc):
-        if name["entity_key"] not in found and not name.get("refers_to_key"):
+        if name["entity_key"] not in found and not name.get("refers_to_key") and _name_like(doc, name):
             found[name["entity_key"]] = _party_value(name, "signature-block", 0.7, [])
     return list(found.values())
+
+
+_ADDRESS_WORD = re.compile(
+    r"\b(?:Street|Suite|Drive|Avenue|Road|Floor|Boulevard|Lane|Parkway|Highway|Court|Estate)\b|"
+    r"\b(?:STREET|SUITE|DRIVE|AVENUE|ROAD|FLOOR|BOULEVARD)\b|\b(?:St|Ave|Rd|Blvd|Pkwy|Hwy)\.|^\d+\s"
+)
+
+
+def _name_like(doc: Document, name: Mapping[str, Any]) -> bool:
+    """A party's name, not a piece of an address, a place, or one common word left of a
+    longer name the rendering broke (``Solutions, LLC`` of ``eFashion Solutions, LLC``)."""
+    text = name["text"]
+    if _ADDRESS_WORD.search(text):
+        return False
+    key_words = (name.get("entity_key") or "").split()
+    if not key_words:
+        return False
+    if doc.places is not None and doc.places.kind(" ".join(key_words)) is not None:
+        return False
+    return not (len(key_words) == 1 and key_words[0] in doc.lowered)
 
 
 _BY_LINE = re.compile(r"^[ \t]*(?:By|BY)[ \t]*:", re.MULTILINE)
@@ -540,9 +568,10 @@ FINDERS: dict[str, Finder] = {
 FIELD_NAMES = tuple(FINDERS)
 
 
-def extract_fields(text: str, entities: Sequence[Mapping[str, Any]]) -> list[FieldValue]:
-    """Every field value found in one document, field by field in FIELD_NAMES order."""
-    doc = Document(text, entities)
+def extract_fields(text: str, entities: Sequence[Mapping[str, Any]], places: Places | None = None) -> list[FieldValue]:
+    """Every field value found in one document, field by field in FIELD_NAMES order;
+    ``places`` (the NER stage's gazetteer) keeps places out of the parties."""
+    doc = Document(text, entities, places)
     found: dict[str, list[FieldValue]] = {}
     for name, finder in FINDERS.items():
         found[name] = [v for v in finder(doc, found) if 0 <= v.start < v.end <= len(text)]
