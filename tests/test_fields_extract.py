@@ -203,3 +203,14 @@ def test_a_place_an_address_or_a_common_word_is_no_party():
     ]  # fmt: skip
     names = [v.normalized_value for v in extract_fields(text, rows, places) if v.field == "party"]
     assert names == ["Acme Robotics, Inc."]
+
+
+def test_a_renewal_named_by_its_frequency_and_twelve_months_read_as_a_year():
+    text = (
+        'AGREEMENT\nThis Agreement is made on 1 June 2010 between Acme Ltd. ("Acme") and Beta Ltd. ("Beta").\n'
+        "The term of this Agreement shall be twelve (12) months from the Effective Date with automatic annual "
+        "renewals thereafter.\n"
+    )
+    found = fields(text)
+    assert [v.normalized_value for v in found["term"]] == ["P1Y"]
+    assert [(v.normalized_value, v.method) for v in found["renewal_term"]] == [("P1Y", "renewal-frequency")]

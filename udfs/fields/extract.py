@@ -348,6 +348,11 @@ _RENEWAL = re.compile(
     r"additional|consecutive|further|subsequent)\s+)+",
     re.IGNORECASE,
 )
+_RENEWAL_FREQUENCY = re.compile(
+    r"\b(?P<word>annual|yearly|month-to-month|monthly)\s+(?:automatic\s+)?renewals?\b|"
+    r"\brenew(?:s|ed)?\s+(?:automatically\s+)?(?:on\s+an?\s+)?(?P<basis>annual|yearly|month-to-month|monthly)\s+basis\b",
+    re.IGNORECASE,
+)
 _NOTICE = re.compile(
     r"(?:\bupon|\bon|\bwith|\bby|\bgiving|\bgives|\bprovides?|\bprovid(?:ing|ed)|\bat\s+least|\bno\s+less\s+than|"
     r"\bnot\s+less\s+than|\bminimum\s+of|\bgives?)\s+(?:the\s+other(?:\s+party)?\s+)?(?:at\s+least\s+)?$",
@@ -362,6 +367,9 @@ def _duration_value(entity: Mapping[str, Any], field_name: str, method: str, sco
     value = entity.get("normalized_value")
     if not value or not value.startswith("P"):
         return None
+    months = re.fullmatch(r"P(\d+)M", value)
+    if months and int(months[1]) % 12 == 0:
+        value = f"P{int(months[1]) // 12}Y"  # one form per length: 12 months is P1Y
     return FieldValue(
         field_name,
         entity["doc_start"],
@@ -400,11 +408,19 @@ def find_term(doc: Document) -> list[FieldValue]:
 
 
 def find_renewal_term(doc: Document) -> list[FieldValue]:
+    """The length of each renewal: a duration right after "renew … for successive", or an
+    annual or monthly renewal named by its frequency ("automatic annual renewals")."""
     for clause in _RENEWAL.finditer(doc.text):
         for entity in doc.of_label("DURATION", start=clause.start(), end=clause.end() + 40):
             value = _duration_value(entity, "renewal_term", "renewal-clause", 0.85)
             if value is not None:
                 return [value]
+    frequency = _RENEWAL_FREQUENCY.search(doc.text)
+    if frequency:
+        group = "word" if frequency["word"] else "basis"
+        period = "P1M" if frequency[group].lower().startswith("month") else "P1Y"
+        start, end = frequency.span(group)
+        return [FieldValue("renewal_term", start, end, period, "renewal-frequency", 0.75)]
     return []
 
 
