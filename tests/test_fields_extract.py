@@ -214,3 +214,24 @@ def test_a_renewal_named_by_its_frequency_and_twelve_months_read_as_a_year():
     found = fields(text)
     assert [v.normalized_value for v in found["term"]] == ["P1Y"]
     assert [(v.normalized_value, v.method) for v in found["renewal_term"]] == [("P1Y", "renewal-frequency")]
+
+
+@pytest.mark.parametrize(
+    ("clause", "law"),
+    [
+        ("shall be governed by PRC Laws.", "China"),
+        ("The laws of the Federal Republic of Germany shall apply to the Agreement.", "Germany"),
+        ("its interpretation and construction are in accordance with the laws of the State of Colorado.", "Colorado"),
+        ("shall be governed by the laws of the United States and the State of California.", "California"),
+        ("THIS AGREEMENT SHALL BE GOVERNED BY THE LAWS OF THE STATE OF NEW YORK.", "New York"),
+        ("accepted in the State of Nevada and shall be governed by and construed under the laws thereof.", "Nevada"),
+    ],
+)
+def test_governing_law_clauses_name_the_place_in_plain_english(clause, law):
+    text = f"AGREEMENT\nThe parties agree as follows.\n12. Governing Law. This Agreement {clause}\n"
+    assert [v.normalized_value for v in fields(text)["governing_law"]] == [law]
+
+
+def test_a_heading_about_the_law_names_no_place():
+    text = "GOVERNING LAW AND DISPUTE RESOLUTION\nDisputes go to arbitration.\n"
+    assert "governing_law" not in fields(text)

@@ -504,8 +504,10 @@ def _sentence_end(text: str, start: int) -> int:
 # ---- governing_law -----------------------------------------------------------------------------
 
 _LAW_CLAUSE = re.compile(
-    r"\b(?:govern(?:ed|s)?|constru(?:ed|e)|interpret(?:ed)?|enforced|determined|controlled)\b[^.;]{0,200}?"
-    r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?\s+(?:in\s+force\s+in\s+|applicable\s+in\s+)?(?:of\s+)?(?:the\s+)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
+    r"\b(?:govern(?:ed|s)?|constru(?:ed|e|ction)|interpret(?:ed|ation)?|enforced|enforcement|determined|controlled|"
+    r"appl(?:y|ies|ied))\b[^.;]{0,200}?"
+    r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?\s+(?:(?:in\s+force|applicable)\s+in\s+|of\s+)"
+    r"(?:the\s+)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
     r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Canton)\s+of\s+)?(?:the\s+)?"
     r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+(?:and[ \t]+|of[ \t]+|the[ \t]+)?[A-Z][\w'’.-]*){0,5}))",
     re.IGNORECASE,
@@ -513,17 +515,30 @@ _LAW_CLAUSE = re.compile(
 _LAW_BEFORE = re.compile(
     r"\blaws?\s+of\s+(?:the\s+)?(?:(?:State|Commonwealth|Province)\s+of\s+)?"
     r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+(?:and[ \t]+|of[ \t]+)?[A-Z][\w'’.-]*){0,4}))"
-    r"[^.;]{0,120}?\bgovern",
+    r"[^.;]{0,120}?\b(?:govern|appl(?:y|ies)\b)",
     re.IGNORECASE,
 )
 _PLACE_TAIL = re.compile(
     r"(?:[ \t]+(?:and|of|the|without|excluding|applicable|including|as|in|to|which|that|with))+$", re.IGNORECASE
 )
 _NOT_PLACE = re.compile(
-    r"^(?:United\s+States\s+of\s+America|U\.?S\.?A?\.?)$|^(?:this|such|any|said|its|their|each)\b", re.IGNORECASE
+    r"^(?:United\s+States(?:\s+of\s+America)?|U\.?S\.?A?\.?)$|^(?:this|such|any|said|its|their|each)\b", re.IGNORECASE
 )
 
 
+# "the laws of the United States and the State of California": the state's.
+_FEDERAL_AND_STATE = re.compile(
+    r"\b(?:govern|constru|interpret|appl)\w*\b[^.;]{0,200}?\blaws?\s+of\s+the\s+United\s+States"
+    r"(?:\s+of\s+America)?\s*,?\s+and\s+(?:of\s+)?(?:the\s+)?(?:State|Commonwealth)\s+of\s+"
+    r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2}))",
+    re.IGNORECASE,
+)
+# "governed by PRC Laws", "governed by Delaware law": the place before the word.
+_LAW_ADJECTIVE = re.compile(
+    r"\bgoverned\s+(?:exclusively\s+)?by\s+(?:the\s+)?(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,3}))"
+    r"\s+laws?\b",
+    re.IGNORECASE,
+)
 _THEREOF = re.compile(
     r"\b(?:State|Commonwealth|Province)\s+of\s+(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2}))"
     r"[^.;]{0,120}?\bgoverned\b[^.;]{0,80}?\blaws\s+thereof\b",
@@ -536,7 +551,14 @@ def find_governing_law(doc: Document) -> list[FieldValue]:
     or of a clause that names the place first ("the State of Nevada … governed by … the laws
     thereof"); at most two places (a clause may name a country and its state)."""
     found: list[FieldValue] = []
-    for pattern, score in ((_LAW_CLAUSE, 0.9), (_LAW_BEFORE, 0.8), (_THEREOF, 0.8)):
+    patterns = (
+        (_FEDERAL_AND_STATE, 0.9),
+        (_LAW_CLAUSE, 0.9),
+        (_LAW_BEFORE, 0.8),
+        (_LAW_ADJECTIVE, 0.8),
+        (_THEREOF, 0.8),
+    )
+    for pattern, score in patterns:
         for clause in pattern.finditer(doc.text):
             place = clause["place"]
             trimmed = _PLACE_TAIL.sub("", place)
@@ -557,10 +579,21 @@ def find_governing_law(doc: Document) -> list[FieldValue]:
     return found[:2]
 
 
+# Short and formal names of countries, by their plain English name.
+_COUNTRY_NAMES = {
+    "prc": "China", "p.r.c.": "China", "p.r. china": "China", "people's republic of china": "China",
+    "uk": "United Kingdom", "u.k.": "United Kingdom", "federal republic of germany": "Germany",
+    "republic of korea": "South Korea", "russian federation": "Russia", "holland": "Netherlands",
+}  # fmt: skip
+
+
 def _jurisdiction(place: str) -> str:
     """The place's plain English name: one line, plain apostrophes, title case for a name set in
     capitals (``THE STATE OF NEW YORK`` -> ``New York``)."""
     words = place.replace("’", "'").split()
+    alias = _COUNTRY_NAMES.get(" ".join(words).casefold())
+    if alias is not None:
+        return alias
     if all(w.isupper() for w in words if w.isalpha()):
         words = [w.lower() if w.lower() in ("and", "of", "the") else w.capitalize() for w in words]
     return " ".join(words)
