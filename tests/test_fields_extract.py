@@ -235,3 +235,12 @@ def test_governing_law_clauses_name_the_place_in_plain_english(clause, law):
 def test_a_heading_about_the_law_names_no_place():
     text = "GOVERNING LAW AND DISPUTE RESOLUTION\nDisputes go to arbitration.\n"
     assert "governing_law" not in fields(text)
+
+
+def test_a_contract_signed_on_two_dates_is_made_on_the_later():
+    body = "The parties agree to the terms below. " * 200
+    blocks = "ACME CORP.\nBy: /s/ A\nDate: August 7, 2018\nBETA INC.\nBy: /s/ B\nDate: August 8, 2018\n"
+    text = f"AGREEMENT\n{body}\n{blocks}"
+    assert [(v.normalized_value, v.method) for v in fields(text)["agreement_date"]] == [
+        ("2018-08-08", "signature-date")
+    ]

@@ -288,8 +288,8 @@ def _dates(doc: Document, start: int = 0, end: int | None = None) -> list[Mappin
 
 def find_agreement_date(doc: Document) -> list[FieldValue]:
     """The first full date the preamble states with a cue ("dated", "made … as of", "this … day
-    of"); else the first date of a signature block ("Date: …"); else a partial date of the
-    preamble (``March 2020``: a row without a normalised value)."""
+    of"); else the latest date of the signature blocks ("Date: …"), when the last party signed;
+    else a partial date of the preamble (``March 2020``: a row without a normalised value)."""
     partial = None
     for entity in _dates(doc, end=doc.preamble_end):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
@@ -304,11 +304,15 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             value = _date_value(doc, entity, "agreement_date", "opening-date", 0.8)
             if value.normalized_value is not None:
                 return [value]
-    for entity in _dates(doc):
-        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]):
-            value = _date_value(doc, entity, "agreement_date", "signature-date", 0.6)
-            if value.normalized_value is not None:
-                return [value]
+    signed = [
+        value
+        for entity in _dates(doc)
+        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]])
+        for value in [_date_value(doc, entity, "agreement_date", "signature-date", 0.6)]
+        if value.normalized_value is not None
+    ]
+    if signed:  # a contract is made when its last party signs
+        return [max(signed, key=lambda v: v.normalized_value or "")]
     return [partial] if partial is not None else []
 
 
