@@ -244,3 +244,19 @@ def test_a_contract_signed_on_two_dates_is_made_on_the_later():
     assert [(v.normalized_value, v.method) for v in fields(text)["agreement_date"]] == [
         ("2018-08-08", "signature-date")
     ]
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        '"Commencement Date" means: 1st January 2013.',
+        "This Agreement is effective on the day of January 1, 2013 and runs for a year.",
+        "The Joint Venture shall commence on the 1st of January, 2013.",
+    ],
+)
+def test_an_effective_date_stated_in_other_words(clause):
+    preamble = 'This Agreement is dated November 2, 2012 between Acme Ltd. ("Acme") and Beta Ltd. ("Beta").'
+    text = f"AGREEMENT\n{preamble}\n{clause}\n"
+    assert [(v.normalized_value, v.method) for v in fields(text)["effective_date"]] == [
+        ("2013-01-01", "effective-clause")
+    ]

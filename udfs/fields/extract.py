@@ -245,8 +245,9 @@ _EFFECTIVE_DEFINED = re.compile(
     r"^[^.;]{0,25}\((?:the\s+|this\s+)?[\"“](?:Effective|Commencement)\s+Date[\"”]\)", re.IGNORECASE
 )
 _EFFECTIVE_BEFORE = re.compile(
-    r"(?:\beffective\s+(?:as\s+(?:of|from)|on|from)|[\"“](?:Effective|Commencement)\s+Date[\"”]\s+(?:shall\s+)?means?|"
-    r"\b(?:Effective|Commencement)\s+Date\s*:|\bcome\s+into\s+(?:force|effect)\s+on)\s*(?:the\s+)?$",
+    r"(?:\beffective\s+(?:as\s+(?:of|from)|on|from)|[\"“](?:Effective|Commencement)\s+Date[\"”]\s+(?:shall\s+)?means?:?|"
+    r"\b(?:Effective|Commencement)\s+Date\s*:|\bcome\s+into\s+(?:force|effect)\s+on|"
+    r"\b(?:shall|will)\s+(?:commence|become\s+effective)\s+(?:on|as\s+of))\s*(?:the\s+)?(?:day\s+of\s+)?$",
     re.IGNORECASE,
 )
 _SIGNED_DATE = re.compile(
