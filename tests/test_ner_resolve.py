@@ -214,7 +214,10 @@ def test_a_party_clause_without_a_known_name_still_tells_names_from_roles():
     )
     lexicon = load_lexicon(CONF / "lexicon" / "contracts.json")  # many contracts write "provider"
     found = resolved(text, model(text, "Bank of America", "ORG", 1), lexicon=lexicon)
-    assert found.count(("ORG", "Bank of America", None)) == 2  # defined, and mentioned
+    # The legal name is read whole ("N.A."), and its short name, defined and mentioned, refers to it.
+    assert ("ORG", "Bank of America, N.A.", None) in found
+    assert found.count(("ORG", "Bank of America", "bank of america na")) == 2
+    assert not [f for f in found if f[1] == "Bank"]
     assert found.count(("ALIAS", "Provider", None)) == 2
     assert ("DEFINED_TERM", "we", None) in found and not [f for f in found if f[0] == "ALIAS" and f[1] == "we"]
 

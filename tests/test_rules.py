@@ -69,7 +69,7 @@ def _write(directory: Path, name: str, body: str) -> Path:
         ("Signature /s/ Andrew Zhang\nDate 13/07/05", "PERSON", "Andrew Zhang"),
         ("and The Associated Press, a New York not-for-profit corporation with", "ORG", "Associated Press"),
         ("and The Right Solution, a Nevada Corporation (the", "ORG", "Right Solution"),
-        ("between Bank of America, N.A. (\"Bank\") and", "ORG", "Bank of America, N.A."),
+        ('between Bank of America, N.A. ("Bank") and', "ORG", "Bank of America, N.A."),
         ("made the 15th day of March, 2023 by", "DATE", "15th day of March, 2023"),
         ("entered into this 1st day of June 2020.", "DATE", "1st day of June 2020"),
         ("dated March 15, 2023 between", "DATE", "March 15, 2023"),

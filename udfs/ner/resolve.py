@@ -633,10 +633,13 @@ def _mentions(
                 if _continues_name(text, end):
                     continue
                 wanted.append((start, end, party.label, None, party))
+    named = [(d.start, d.end) for d in definitions if d.kind == "name"]
     chosen: list[_Mention] = []
     for start, end, label, found_in, of_party in sorted(wanted, key=lambda w: (-(w[1] - w[0]), w[0])):
         if (start, end) in sites or any(s < end and start < e for s, e in values):
             continue
+        if any(s <= start and end <= e for s, e in named):
+            continue  # a word of a name a definition gives ("Bank" of "Bank of America")
         if any(m.start < end and start < m.end for m in chosen):
             continue
         if of_party is not None and of_party.start <= start and end <= of_party.end:
