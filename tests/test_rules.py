@@ -67,6 +67,7 @@ def _write(directory: Path, name: str, body: str) -> Path:
         ("its Marketing Director, Bart\nWeijermars, hereinafter", "PERSON", "Bart\nWeijermars"),
         ("By: Name Corinne Fallacaro\nTitle PRESIDENT", "PERSON", "Corinne Fallacaro"),
         ("Signature /s/ Andrew Zhang\nDate 13/07/05", "PERSON", "Andrew Zhang"),
+        ("Name: Carolyn Silas By: /s/ X", "PERSON", "Carolyn Silas"),
         ("and The Associated Press, a New York not-for-profit corporation with", "ORG", "Associated Press"),
         ("and The Right Solution, a Nevada Corporation (the", "ORG", "Right Solution"),
         ('between Bank of America, N.A. ("Bank") and', "ORG", "Bank of America, N.A."),
