@@ -260,3 +260,18 @@ def test_an_effective_date_stated_in_other_words(clause):
     assert [(v.normalized_value, v.method) for v in fields(text)["effective_date"]] == [
         ("2013-01-01", "effective-clause")
     ]
+
+
+def test_a_person_who_is_a_party_is_one():
+    text = (
+        'ENDORSEMENT AGREEMENT\nThis Agreement is made as of May 1, 2012 between Acme LLC ("Acme"), a Delaware '
+        'corporation, and Paul Silas ("Celebrity), an individual.\n'
+    )
+    rows = entities(text)
+    start = text.index("Paul Silas")
+    rows.append(  # spaCy's PERSON; the broken quote defines nothing
+        {"doc_start": start, "doc_end": start + 10, "text": "Paul Silas", "label": "PERSON",
+         "entity_key": "paul silas", "refers_to_key": None, "rule": None}
+    )  # fmt: skip
+    found = [(v.normalized_value, v.method) for v in extract_fields(text, rows) if v.field == "party"]
+    assert ("Paul Silas", "individual-party") in found

@@ -132,6 +132,8 @@ _BETWEEN = re.compile(r"\b(?:between|among|amongst)\b", re.IGNORECASE)
 # Where a party's name stands in a party clause: after "between", "among", "and", a comma or the
 # bracket that closes the previous party's definition.
 _PARTY_SLOT = re.compile(r"(?:\bbetween|\bamong|\band|,|\))\s*(?:the\s+)?$", re.IGNORECASE)
+# "and Paul Silas ("Celebrity"), an individual": a person who is a party.
+_INDIVIDUAL = re.compile(r"\s*(?:\([^()]{0,40}\)\s*)?,?\s+an?\s+individual\b", re.IGNORECASE)
 _DEFINITION_RULES = ("alias-parenthetical", "alias-referred-to", "defined-term")
 
 
@@ -160,6 +162,8 @@ def find_parties(doc: Document) -> list[FieldValue]:
             continue  # a model's name that is not listed as a party: "located at … Las Vegas NV"
         if key in referred and (after_between or between is None):
             method, score = "defined-party", 0.95
+        elif after_between and _INDIVIDUAL.match(doc.text, name["doc_end"]):
+            method, score = "individual-party", 0.85
         elif legal and after_between:
             method, score = "listed-party", 0.75
         else:
