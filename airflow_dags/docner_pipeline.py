@@ -1,13 +1,14 @@
 """
 ### docner pipeline
 
-PDFs in the input directory → text → named entities → Delta tables in the lake, then checked,
+PDFs in the input directory → text → named entities → contract key fields → Delta tables in the lake, then checked,
 published and exported for the search indexer. Each task is one `spark-submit` of docner's
 `jobs/spark_entry.py`, from docner's own venv:
 
 1. **ingest_extract** `run --stages ingest,extract`: new and changed PDFs into `documents`,
    page text into `pages` and `tables`;
-2. **ner** `ner`: named entities into `entities` and `entity_search`;
+2. **ner_fields** `run --stages ner,fields`: named entities into `entities` and
+   `entity_search`, then contract key fields into `contract_fields` and `contracts`;
 3. **validate_publish** `validate`: the lake checked against the input (exit 1 when it is
    not consistent), Data Docs and an HTML run report written under `reports_dir/<run id>/`;
 4. **export_search** `export-search`: the documents changed since the last export as

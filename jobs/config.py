@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from udfs.fields.extract import FIELD_NAMES
 from udfs.ner.backends import BACKEND_NAMES
 from udfs.ner.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
@@ -267,6 +268,31 @@ class NerSettings(_Section):
         return self
 
 
+class FieldsSettings(_Section):
+    """Contract key fields (udfs.fields) from each document's text and entities."""
+
+    # The fields written (every finder runs: some read the fields before them); null: all.
+    fields: list[str] | None = None
+    chars_per_task: int = Field(5_000_000, ge=1000)  # document text one task reads (documents stay whole)
+    # The confidence table fitted on gold (`docner eval fields --write-calibration`), relative to
+    # the conf directory; null: each finder's raw score is the confidence.
+    calibration: str | None = "fields/calibration.json"
+    # The gazetteer that keeps places out of the parties (as ner.places); null: none.
+    places: str | None = "places/geonames.json"
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        unknown = sorted(set(value) - set(FIELD_NAMES))
+        if unknown:
+            raise ValueError(f"unknown fields {unknown} (fields: {', '.join(FIELD_NAMES)})")
+        if not value or len(set(value)) != len(value):
+            raise ValueError("fields must be a non-empty list without repeats, or null for all")
+        return value
+
+
 class MaintainSettings(_Section):
     compact: bool = True
     target_file_mb: int = Field(128, ge=1)  # compaction's target file size
@@ -324,6 +350,7 @@ class DocnerConfig(_Section):
     ingest: IngestSettings = IngestSettings()
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
+    fields: FieldsSettings = FieldsSettings()
     maintain: MaintainSettings = MaintainSettings()
     quality: QualitySettings = QualitySettings()
     progress: ProgressSettings = ProgressSettings()

@@ -122,7 +122,7 @@ def drive(spec: dict) -> dict:
         stages = json.load(response)
     spark.stop()
     return {
-        "notes": results[-1].notes,
+        "notes": next(r for r in results if r.stage == "ner").notes,
         "entities": entities,
         "stage_profiles": sorted({int(stage.get("resourceProfileId", 0)) for stage in stages}),
     }

@@ -20,7 +20,7 @@ from tests.pdf_factory import text_pdf
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-TABLES = ("documents", "pages", "tables", "entities", "entity_search")
+TABLES = ("documents", "pages", "tables", "entities", "entity_search", "contract_fields", "contracts")
 CONF = [
     "spark.master=local[2]",
     "spark.ui_enabled=false",
@@ -109,7 +109,8 @@ def clean_lake(inputs, tmp_path_factory) -> Path:
     [
         "before-commit:pages:extract",  # extract's page files written, not committed
         "after-commit:entities:ner",  # entities committed, the documents' NER states not
-        "before-commit:documents:ner",  # the last commit of the run, not done
+        "before-commit:documents:ner",  # NER's last commit, not done
+        "after-commit:contract_fields:fields",  # the fields committed, the contracts and states not
     ],
 )
 def test_a_run_killed_at_a_commit_and_run_again_equals_one_clean_run(fault, inputs, clean_lake, tmp_path):

@@ -194,19 +194,19 @@ def test_incremental_runs_process_only_what_changed(spark, tmp_path):
         ctx = StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
         return [r.documents_in for r in run_pipeline(ctx, str(inputs), reprocess)]
 
-    assert run() == [3, 3, 3]
+    assert run() == [3, 3, 3, 3]
     entities = read_arrow(lake, "entities").num_rows
     assert entities > 0
 
     # The same input again: nothing read, nothing committed to the data tables.
     before = _versions(lake)
-    assert run() == [3, 0, 0]
+    assert run() == [3, 0, 0, 0]
     assert _versions(lake) == before
 
-    # Another rule set version: only NER runs again, on every document.
+    # Another rule set version: only NER (and the fields read from its entities) runs again.
     rules = conf / "rules" / "contracts.yaml"
     rules.write_text(rules.read_text().replace('version: "1"', 'version: "2"'))
-    assert run(load_config("local", conf, overrides)) == [3, 0, 3]
+    assert run(load_config("local", conf, overrides)) == [3, 0, 3, 3]
     after_rules = _versions(lake)
     assert after_rules["pages"] == before["pages"] and after_rules["entities"] == before["entities"] + 1
     assert read_arrow(lake, "entities").num_rows == entities
@@ -217,33 +217,34 @@ def test_incremental_runs_process_only_what_changed(spark, tmp_path):
     files["one"].unlink()
     files["two"].write_bytes(text_pdf(CONTRACT.replace("$25,000", "$55,000")))
     os.utime(files["three"], (1_800_000_000, 1_800_000_000))
-    assert run(config) == [2, 1, 1]
+    assert run(config) == [2, 1, 1, 1]
     documents = {(Path(r["source_path"]).name, r["doc_id"]): r for r in read_arrow(lake, "documents").to_pylist()}
     assert documents[("one.pdf", doc_of["one.pdf"])]["error_class"] == "SourceRemoved"
     assert documents[("two.pdf", doc_of["two.pdf"])]["error_class"] == "SourceChanged"
     (new_two,) = [r for (name, doc_id), r in documents.items() if name == "two.pdf" and r["status"] == "ok"]
     assert documents[("three.pdf", doc_of["three.pdf"])]["status"] == "ok"
     live = {doc_of["three.pdf"], new_two["doc_id"]}
-    for table in ("pages", "entities"):
+    for table in ("pages", "entities", "contracts"):
         assert set(read_arrow(lake, table)["doc_id"].to_pylist()) == live, table
     assert any("$55,000" in t for t in read_arrow(lake, "entities")["text"].to_pylist())
 
     # --reprocess extract: extraction and (its input changed) NER run again.
-    assert run(config, reprocess={"extract"}) == [2, 2, 2]
-    assert run(config) == [2, 0, 0]
+    assert run(config, reprocess={"extract"}) == [2, 2, 2, 2]
+    assert run(config) == [2, 0, 0, 0]
 
-    # Extraction again without NER: the entities made from the replaced pages go with them,
-    # and the lake stays consistent until NER has run on the documents again.
+    # Extraction again without NER: the entities and fields made from the replaced pages go
+    # with them, and the lake stays consistent until NER has run on the documents again.
     from jobs.quality.validate import validate_lake
 
     ctx = StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
     assert [r.documents_in for r in run_pipeline(ctx, str(inputs), {"extract"}, ("extract",))] == [2]
     assert read_arrow(lake, "entities").num_rows == 0 and read_arrow(lake, "entity_search").num_rows == 0
+    assert read_arrow(lake, "contract_fields").num_rows == 0 and read_arrow(lake, "contracts").num_rows == 0
     checked = validate_lake(lake, ctx.run_id, str(inputs))
     assert checked.ok, checked.message()
     # No scanned page in this batch: the mean OCR confidence has nothing to judge, not a failure.
     (extract_run,) = [r for r in read_arrow(lake, "runs").to_pylist() if r["run_id"] == ctx.run_id]
     assert extract_run["dq_success"] is True, extract_run["dq_failed"]
-    assert run(config) == [2, 0, 2]
+    assert run(config) == [2, 0, 2, 2]
     assert set(read_arrow(lake, "entities")["doc_id"].to_pylist()) == live
     assert validate_lake(lake).ok

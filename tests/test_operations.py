@@ -306,6 +306,7 @@ def _document(doc_id: str, path: str, **states: object) -> dict[str, object]:
         "ingest_state": _state(),
         "extract_state": _state(),
         "ner_state": _state(),
+        "fields_state": _state(),
     }
     row.update(states)
     return row
@@ -341,18 +342,21 @@ def test_row_checks_find_duplicates_orphans_and_leftovers_of_earlier_runs():
 def test_coverage_and_run_checks():
     primary = {
         "d1": _document("d1", "/a.pdf"),
-        "d2": _document("d2", "/b.pdf", ner_state=None),
-        "d3": _document("d3", "/c.pdf", extract_state=_state(status="failed"), ner_state=None),
+        "d2": _document("d2", "/b.pdf", ner_state=None, fields_state=None),
+        "d3": _document("d3", "/c.pdf", extract_state=_state(status="failed"), ner_state=None, fields_state=None),
     }
-    coverage = {c.name: c for c in check_coverage(primary, {"pages": ["d2"], "entity_search": ["d1", "d1"]})}
+    coverage = {
+        c.name: c
+        for c in check_coverage(primary, {"pages": ["d2"], "entity_search": ["d1", "d1"], "contracts": ["d1"]})
+    }
     assert coverage["extracted_have_pages"].examples == ["d1"]
     assert coverage["recognized_have_search_row"].examples == ["d1"]  # two rows for one document
+    assert coverage["fielded_have_contract_row"].ok
     runs = [{"run_id": "r1", "stage": "ingest"}]
     (recorded,) = check_run("r1", primary, runs)
-    assert recorded.examples == ["extract", "ner"]
-    (recorded,) = check_run(
-        "r1", primary, [*runs, {"run_id": "r1", "stage": "extract"}, {"run_id": "r1", "stage": "ner"}]
-    )
+    assert recorded.examples == ["extract", "fields", "ner"]
+    stages = [{"run_id": "r1", "stage": stage} for stage in ("extract", "ner", "fields")]
+    (recorded,) = check_run("r1", primary, [*runs, *stages])
     assert recorded.ok
 
 

@@ -233,9 +233,9 @@ def test_every_input_has_its_documents_row_and_ok_documents_have_pages_and_entit
 def test_runs_has_a_row_per_stage_with_the_cluster_env_and_quality_checked(submitted):
     _, lake, _, _ = submitted
     runs = {row["stage"]: row for row in _rows(lake, "runs") if row["run_id"] == "packaged"}
-    assert set(runs) == {"ingest", "extract", "ner"}
+    assert set(runs) == {"ingest", "extract", "ner", "fields"}
     assert {row["env"] for row in runs.values()} == {"cluster"}
     assert runs["extract"]["pages"] > 0 and runs["ner"]["entities"] > 0
     # the suites in conf/expectations were found in the packed environment and run
-    assert runs["extract"]["dq_success"] is not None
+    assert runs["extract"]["dq_success"] is not None and runs["fields"]["dq_success"] is not None
     assert runs["ner"]["dq_success"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 from collections import defaultdict
@@ -14,6 +15,7 @@ from jobs.console import format_summary
 from jobs.lake.tables import read_table
 from jobs.pipeline import run_pipeline
 from jobs.stages.base import StageContext, new_run_id
+from udfs.fields.extract import FIELD_NAMES
 
 pytestmark = pytest.mark.slow
 
@@ -176,6 +178,40 @@ def test_entity_offsets_point_into_the_stored_page_and_document_text(spark, firs
     assert bad == 0
 
 
+def test_contract_fields_point_into_the_text_and_each_recognized_document_has_a_contract(spark, first_run, lake):
+    from jobs.lake.views import document_text
+
+    ctx, _ = first_run
+    texts = {(r["doc_id"], r["page_no"]): r["text"] for r in _rows(spark, lake, "pages")}
+    documents = {r["doc_id"]: r["text"] for r in document_text(read_table(spark, lake, "pages")).collect()}
+    values = _rows(spark, lake, "contract_fields", ctx.run_id)
+    assert values
+    for value in values:
+        assert documents[value["doc_id"]][value["doc_start"] : value["doc_end"]] == value["value"]
+        page_text = texts[(value["doc_id"], value["page_no"])]
+        assert page_text[value["start"] : value["end"]] == value["value"][: value["end"] - value["start"]]
+        assert value["field"] in FIELD_NAMES and 0 <= value["confidence"] <= 1 and value["rank"] >= 1
+    states = {r["doc_id"]: r for r in _rows(spark, lake, "documents") if r["fields_state"] is not None}
+    contracts = _rows(spark, lake, "contracts", ctx.run_id)
+    assert sorted(c["doc_id"] for c in contracts) == sorted(
+        d for d, r in states.items() if r["fields_state"]["status"] == "ok"
+    )
+    assert {r["ner_state"]["status"] for r in states.values()} <= {"ok", "partial"}  # read what NER left
+
+    names = {r["doc_id"]: r["file_name"] for r in _rows(spark, lake, "documents")}
+    services = next(c for c in contracts if names[c["doc_id"]] == "services_agreement.pdf")
+    assert services["title"] == "MASTER SERVICES AGREEMENT"
+    assert [p["name"] for p in services["parties"]] == ["Acme Robotics, Inc.", "Globex Corporation"]
+    assert [p["alias"] for p in services["parties"]] == ["Provider", "Client"]
+    assert (services["agreement_date"], services["effective_date"], services["expiration_date"]) == (
+        dt.date(2023, 3, 15),
+        dt.date(2023, 3, 15),
+        dt.date(2025, 12, 31),
+    )
+    assert services["governing_law"] == "Delaware"
+    assert services["missing_fields"] == ["term", "renewal_term", "notice_period"]
+
+
 def test_amounts_and_dates_are_normalised(spark, first_run, lake):
     ctx, _ = first_run
     entities = _rows(spark, lake, "entities", ctx.run_id)
@@ -217,7 +253,7 @@ def test_duplicate_content_is_processed_once(spark, first_run, lake):
 
 def test_summary_counts_every_document(first_run, gold):
     _, results = first_run
-    assert [r.stage for r in results] == ["ingest", "extract", "ner"]
+    assert [r.stage for r in results] == ["ingest", "extract", "ner", "fields"]
     assert results[0].documents_in == len(gold)
     assert sum(results[-1].statuses.values()) == len(gold)
     summary = format_summary(results)
@@ -227,12 +263,12 @@ def test_summary_counts_every_document(first_run, gold):
 def test_rerun_on_the_same_input_commits_nothing_and_reprocess_replaces_rows(
     spark, first_run, test_config, sample_dir, lake
 ):
-    tables = ("documents", "pages", "tables", "entities")
+    tables = ("documents", "pages", "tables", "entities", "contract_fields", "contracts")
     before = {t: sorted(map(repr, _rows(spark, lake, t))) for t in tables}
     versions = {t: DeltaTable(str(lake / t)).version() for t in tables}
     again = StageContext(spark=spark, config=test_config, lake=lake, run_id=new_run_id())
     results = run_pipeline(again, str(sample_dir))
-    assert [r.documents_in for r in results[1:]] == [0, 0]
+    assert [r.documents_in for r in results[1:]] == [0, 0, 0]
     assert {t: DeltaTable(str(lake / t)).version() for t in tables} == versions
     assert {t: sorted(map(repr, _rows(spark, lake, t))) for t in tables} == before
 
@@ -241,9 +277,12 @@ def test_rerun_on_the_same_input_commits_nothing_and_reprocess_replaces_rows(
     assert {t: len(_rows(spark, lake, t)) for t in tables} == {t: len(rows) for t, rows in before.items()}
     assert {r["run_id"] for r in _rows(spark, lake, "entities")} == {forced.run_id}
     assert {r["run_id"] for r in _rows(spark, lake, "pages")} == {first_run[0].run_id}  # extract not forced
-    # one commit for the entities, one for the documents' NER states
+    # one commit for the entities, one for the documents' NER states; the fields stage reads
+    # the new entities (the NER states cleared its own) and commits once more
     assert DeltaTable(str(lake / "entities")).version() == versions["entities"] + 1
-    assert DeltaTable(str(lake / "documents")).version() == versions["documents"] + 1
+    assert DeltaTable(str(lake / "contracts")).version() == versions["contracts"] + 1
+    assert DeltaTable(str(lake / "documents")).version() == versions["documents"] + 2
+    assert {r["run_id"] for r in _rows(spark, lake, "contracts")} == {forced.run_id}
 
 
 def test_a_failing_stage_on_some_documents_does_not_stop_the_others(spark, test_config, sample_dir, tmp_path):
@@ -283,6 +322,7 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
 
     notebook = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "explore_lake.ipynb").read_text())
     monkeypatch.setenv("DOCNER_LAKE", str(lake))
+    monkeypatch.setenv("DOCNER_AS_OF", "2025-06-01")
     namespace: dict = {}
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
@@ -296,6 +336,10 @@ def test_analyst_notebook_runs_on_the_lake(first_run, lake, monkeypatch):
     assert not by_month.empty and set(by_month["currency"]) >= {"USD"}
     assert by_month["month"].str.fullmatch(r"\d{4}-\d{2}").all()
     assert by_month["total"].sum() == namespace["amounts"]["amount"].sum() > 0
+    assert namespace["by_law"]["Delaware"] >= 1
+    expiring = namespace["expiring"]
+    assert list(expiring["file_name"]) == ["services_agreement.pdf"]  # 2025-12-31, stated in its term clause
+    assert expiring["method"].tolist() == ["term-clause"] and expiring["page_no"].tolist() == [1]
 
 
 def test_ner_with_a_local_transformers_checkpoint_through_spark(spark, first_run, lake, tmp_path):
@@ -380,8 +424,11 @@ def test_an_independent_reader_sees_the_same_tables(spark, first_run, lake):
 def test_runs_record_every_stage_with_its_figures(spark, first_run, lake):
     ctx, results = first_run
     rows = {r["stage"]: r for r in _rows(spark, lake, "runs", ctx.run_id)}
-    assert set(rows) == {"ingest", "extract", "ner"}
-    ingest, extract, ner = rows["ingest"], rows["extract"], rows["ner"]
+    assert set(rows) == {"ingest", "extract", "ner", "fields"}
+    ingest, extract, ner, fields = rows["ingest"], rows["extract"], rows["ner"], rows["fields"]
+    assert fields["field_values"] == fields["rows_written"]["contract_fields"] > 0
+    assert 0 < fields["fields_found_share"] <= 1 and fields["dq_success"] is True
+    assert set(fields["field_mix"]) <= set(FIELD_NAMES) and fields["models"]["calibration"]
     assert ingest["documents_by_status"] == results[0].statuses
     assert ner["documents_by_status"] == results[2].statuses
     assert extract["pages"] == extract["rows_written"]["pages"] > 0

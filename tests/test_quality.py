@@ -172,7 +172,7 @@ def test_pipeline_quarantines_blocks_and_keeps_results(spark, tmp_path):
     assert entities and {e["label"] for e in entities} == {"ORG"}
     assert quarantine and {q["check"] for q in quarantine} == {"label_in_configured_set"}
     assert {json.loads(q["row_values"])["label"] for q in quarantine} >= {"DATE", "MONEY"}
-    ner = results[-1]
+    ner = next(r for r in results if r.stage == "ner")
     assert ner.quarantined == {"entities": len(quarantine)} and ner.dq_success is False
     run = next(r for r in read_arrow(lake, "runs").to_pylist() if r["run_id"] == ctx.run_id and r["stage"] == "ner")
     assert dict(run["rows_quarantined"]) == {"entities": len(quarantine)}

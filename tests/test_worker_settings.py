@@ -18,8 +18,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from jobs.config import DocnerConfig, load_config, options_from
-from jobs.stages import extract, ner
+from jobs.stages import extract, fields, ner
 from udfs.extract.passes import ExtractOptions
+from udfs.fields.run import FieldsOptions
 from udfs.ner.backends import BACKENDS, backend_module
 from udfs.ner.recognize import NerOptions
 
@@ -52,7 +53,7 @@ def candidates(value: Any, annotation: Any) -> list[Any]:
     if annotation is str:
         return [f"{value}x", "EUR", "x", "ontonotes"] if value is not None else ["x"]
     if origin is list:
-        return [["ORG"], ["rules/contracts.yaml"], ["spacy"]]
+        return [["ORG"], ["rules/contracts.yaml"], ["spacy"], ["party"]]
     if origin is dict:
         return [{"PER": "PERSON"}]
     return []
@@ -126,6 +127,13 @@ def test_every_ner_setting_reaches_the_tasks(config):
 
     # backends: the backends' own options, built from the names (test_ner_job checks them)
     assert check_every_setting_arrives(config.ner, build, {*ner.DRIVER_SETTINGS, "backends"}) >= 3
+
+
+def test_every_fields_setting_reaches_the_tasks(config):
+    def build(section):
+        return options_from(section, FieldsOptions, elsewhere=fields.DRIVER_SETTINGS)
+
+    assert check_every_setting_arrives(config.fields, build, set(fields.DRIVER_SETTINGS)) == 1
 
 
 @pytest.mark.parametrize("spec", BACKENDS, ids=lambda spec: spec.name)

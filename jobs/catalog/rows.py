@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-from jobs.catalog.tables import BOX_SPAN, ENTITY_FIELDS
+from jobs.catalog.tables import BOX_SPAN, CONTRACT_FIELDS, CONTRACTS, ENTITY_FIELDS
 
 # ingest: one row per probed file.
 PROBE_RESULT = T.StructType(
@@ -122,5 +122,22 @@ NER_RESULT = T.StructType(
         T.StructField("error_message", T.StringType(), True),
         T.StructField("unmapped", T.IntegerType(), False),  # spans dropped: offsets not matching the text
         T.StructField("entities", T.ArrayType(ENTITY_RESULT, False), False),
+    ]
+)
+
+# Fields output: one row per document, its field values (the contract_fields columns the
+# stage does not add itself) and its contracts row.
+_STAGE_ADDED = ("doc_id", "x0", "top", "x1", "bottom", "run_id")
+FIELD_VALUE = T.StructType([f for f in CONTRACT_FIELDS.schema.fields if f.name not in _STAGE_ADDED])
+CONTRACT = T.StructType([f for f in CONTRACTS.schema.fields if f.name not in ("doc_id", "run_id")])
+
+FIELDS_RESULT = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType(), False),
+        T.StructField("error_class", T.StringType(), True),
+        T.StructField("error_message", T.StringType(), True),
+        T.StructField("unplaced", T.IntegerType(), False),  # values dropped: evidence not on a page
+        T.StructField("values", T.ArrayType(FIELD_VALUE, False), False),
+        T.StructField("contract", CONTRACT, True),  # null when the document failed
     ]
 )

@@ -255,6 +255,86 @@ ENTITY_SEARCH = TableSpec(
     ),
 )
 
+CONTRACT_FIELDS = TableSpec(
+    name="contract_fields",
+    stage="fields",
+    per_document=True,
+    narrow_rows=True,
+    description=(
+        "Contract key fields (udfs.fields): one row per value found, with its evidence; value == "
+        "document_text.text[doc_start:doc_end]. A field the contract does not state has no row."
+    ),
+    key=("doc_id", "field", "doc_start", "doc_end"),
+    schema=T.StructType(
+        [
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("field", T.StringType(), False),  # one of udfs.fields.extract.FIELD_NAMES
+            T.StructField("rank", T.IntegerType(), False),  # 1: the field's best value in the document, by confidence
+            T.StructField("value", T.StringType(), False),  # the evidence as written
+            # ISO date, ISO 8601 duration, perpetual | until_terminated, a jurisdiction's name, a title;
+            # null: stated in a form that cannot be read (a numeric date of unknown order)
+            T.StructField("normalized_value", T.StringType(), True),
+            T.StructField("confidence", T.DoubleType(), False),  # calibrated share of such values that are right
+            T.StructField("method", T.StringType(), False),  # how it was found (docs/fields.md)
+            T.StructField("page_no", T.IntegerType(), False),  # the page the evidence starts on
+            T.StructField("start", T.IntegerType(), False),  # offsets into that page's pages.text
+            T.StructField("end", T.IntegerType(), False),
+            T.StructField("end_page_no", T.IntegerType(), False),
+            T.StructField("doc_start", T.IntegerType(), False),  # offsets into document_text.text
+            T.StructField("doc_end", T.IntegerType(), False),
+            T.StructField("x0", T.DoubleType(), True),  # box of the evidence's words on page_no, in points
+            T.StructField("top", T.DoubleType(), True),
+            T.StructField("x1", T.DoubleType(), True),
+            T.StructField("bottom", T.DoubleType(), True),
+            T.StructField("entity_id", T.StringType(), True),  # the entities row the value is, if any
+            T.StructField("entity_key", T.StringType(), True),
+            T.StructField("party_role", T.StringType(), True),  # party: its role (Licensor, Distributor, …)
+            T.StructField("party_alias", T.StringType(), True),  # party: the term the contract defines for it
+            T.StructField("run_id", T.StringType(), False),
+        ]
+    ),
+)
+
+CONTRACT_PARTY = T.StructType(
+    [
+        T.StructField("name", T.StringType(), False),  # the legal name as written
+        T.StructField("role", T.StringType(), True),
+        T.StructField("alias", T.StringType(), True),
+        T.StructField("key", T.StringType(), False),  # its entity_key: the same party across documents
+    ]
+)
+
+CONTRACTS = TableSpec(
+    name="contracts",
+    stage="fields",
+    per_document=True,
+    coverage=Coverage(
+        "fielded_have_contract_row", "one", "every document the fields stage left ok has exactly one contracts row"
+    ),
+    description=(
+        "One row per document the fields stage read: its key fields, each the best value of contract_fields "
+        "(rank 1), and the fields it does not state."
+    ),
+    key=("doc_id",),
+    schema=T.StructType(
+        [
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("title", T.StringType(), True),
+            T.StructField("parties", T.ArrayType(CONTRACT_PARTY, False), False),  # in the order of the text
+            T.StructField("party_keys", T.ArrayType(T.StringType(), False), False),  # sorted, distinct: to filter on
+            T.StructField("agreement_date", T.DateType(), True),
+            T.StructField("effective_date", T.DateType(), True),
+            T.StructField("expiration_date", T.DateType(), True),
+            T.StructField("term", T.StringType(), True),  # ISO 8601 duration, perpetual or until_terminated
+            T.StructField("renewal_term", T.StringType(), True),
+            T.StructField("notice_period", T.StringType(), True),
+            T.StructField("governing_law", T.StringType(), True),
+            T.StructField("missing_fields", T.ArrayType(T.StringType(), False), False),  # fields without a row
+            T.StructField("run_id", T.StringType(), False),
+        ]
+    ),
+)
+
 QUARANTINE = TableSpec(
     name="quarantine",
     description="Rows a data-quality check kept out of their table, with the check and the reason.",
@@ -321,15 +401,15 @@ EVALUATIONS = TableSpec(
         [
             T.StructField("eval_id", T.StringType(), False),
             T.StructField("evaluated_at", T.TimestampType(), False),
-            T.StructField("task", T.StringType(), False),  # ner
+            T.StructField("task", T.StringType(), False),  # ner | fields
             T.StructField("gold", T.StringType(), False),  # the gold file's name
             T.StructField("gold_sha256", T.StringType(), False),
             T.StructField("documents", T.IntegerType(), False),  # gold documents evaluated
             T.StructField("run_id", T.StringType(), True),  # the NER run whose entities were measured (the latest)
             T.StructField("model", T.StringType(), True),  # the NER backends' models, as runs.models has them
             T.StructField("model_version", T.StringType(), True),  # the NER stage version ("mixed" if several)
-            T.StructField("scheme", T.StringType(), False),  # strict | exact | partial | type
-            T.StructField("label", T.StringType(), False),  # a label, ALL (micro) or MACRO (mean over labels)
+            T.StructField("scheme", T.StringType(), False),  # ner: strict | exact | partial | type; fields: value
+            T.StructField("label", T.StringType(), False),  # a label (fields: a field), ALL (micro) or MACRO (mean)
             T.StructField("gold_spans", T.LongType(), False),
             T.StructField("predicted", T.LongType(), False),
             T.StructField("tp", T.DoubleType(), False),  # matches (partial: an overlap counts 0.5)
@@ -344,7 +424,19 @@ EVALUATIONS = TableSpec(
 
 # Every table of the lake, declared once: the list the rest derives from.
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (DOCUMENTS, PAGES, TABLE_CELLS, ENTITIES, ENTITY_SEARCH, QUARANTINE, RUNS, EVALUATIONS)
+    spec.name: spec
+    for spec in (
+        DOCUMENTS,
+        PAGES,
+        TABLE_CELLS,
+        ENTITIES,
+        ENTITY_SEARCH,
+        CONTRACT_FIELDS,
+        CONTRACTS,
+        QUARANTINE,
+        RUNS,
+        EVALUATIONS,
+    )
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.
 DATA_TABLES: tuple[TableSpec, ...] = tuple(spec for spec in TABLES.values() if spec.per_document)

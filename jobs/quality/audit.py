@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 
 from jobs.atomic import write_atomically
 from jobs.config import DocnerConfig, resolve_conf_path
+from udfs.fields.extract import FIELD_NAMES
 
 log = logging.getLogger(__name__)
 RESULTS_DIR = "_quality"
@@ -130,6 +131,7 @@ def parameters(config: DocnerConfig) -> dict[str, Any]:
     settings = config.quality
     return {
         "labels": list(settings.labels),
+        "fields": list(config.fields.fields or FIELD_NAMES),  # the fields the fields stage writes
         "max_entities_per_document": settings.max_entities_per_document,
         "min_mean_entities_per_document": settings.min_mean_entities_per_document,
         "min_mean_ocr_confidence": settings.min_mean_ocr_confidence,

@@ -16,6 +16,7 @@ from typing import Any
 from pyspark.resource import ExecutorResourceRequests, ResourceProfile, ResourceProfileBuilder, TaskResourceRequests
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.rows import NER_RESULT
@@ -159,10 +160,11 @@ def explode_entities(outcomes_df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def with_entity_boxes(entities_df: DataFrame, pages_df: DataFrame) -> DataFrame:
-    """The box of each entity's words on its page: the union of the page's word boxes that
-    overlap ``[start, end)`` (null when none does), in the entities table's column order."""
-    joined = entities_df.join(pages_df.select("doc_id", "page_no", "word_boxes"), ["doc_id", "page_no"], "left")
+def with_word_boxes(rows_df: DataFrame, pages_df: DataFrame, schema: T.StructType) -> DataFrame:
+    """The box of each row's words on its page: the union of the page's word boxes that overlap
+    ``[start, end)`` of ``page_no`` (null when none does), in the column order of ``schema``
+    (whose x0, top, x1, bottom are the box)."""
+    joined = rows_df.join(pages_df.select("doc_id", "page_no", "word_boxes"), ["doc_id", "page_no"], "left")
     words = F.filter(
         F.coalesce(F.col("word_boxes"), F.array()),
         lambda w: (w["end"] > F.col("start")) & (w["start"] < F.col("end")),
@@ -176,9 +178,14 @@ def with_entity_boxes(entities_df: DataFrame, pages_df: DataFrame) -> DataFrame:
     return joined.select(
         *[
             boxes[field.name].cast("double").alias(field.name) if field.name in boxes else F.col(field.name)
-            for field in ENTITIES.schema.fields
+            for field in schema.fields
         ]
     )
+
+
+def with_entity_boxes(entities_df: DataFrame, pages_df: DataFrame) -> DataFrame:
+    """The entities with their boxes, in the entities table's column order."""
+    return with_word_boxes(entities_df, pages_df, ENTITIES.schema)
 
 
 def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:

@@ -89,3 +89,8 @@ def extract_version(config: DocnerConfig, tesseract: str | None) -> str:
 def ner_version(config: DocnerConfig, models: Mapping[str, str]) -> str:
     """``models``: backend -> "name version", as the stage loaded them."""
     return stage_version("ner", config, models=dict(sorted(models.items())))
+
+
+def fields_version(config: DocnerConfig, files: Mapping[str, str]) -> str:
+    """``files``: the digests of the calibration table and the gazetteer the stage read."""
+    return stage_version("fields", config, files=dict(sorted(files.items())))
