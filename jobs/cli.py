@@ -4,8 +4,10 @@
     docner ingest  --input DIR --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner extract --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner ner     --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+    docner fields  --lake DIR [--env ENV] [--run-id ID] [--reprocess]
     docner stages  [--format table|csv|json]
     docner eval ner --lake DIR --gold FILE [--format jsonl|labelstudio|conll] [--out FILE.json] [--labels L,…]
+    docner eval fields --lake DIR --gold FILE [--format cuad|jsonl] [--out FILE.json] [--fields F,…]
 
 The stage commands (one per stage of ``jobs.catalog.stages.STAGES``) and ``run`` come from the
 stage registry; ``--input`` is needed when a stage that reads the input runs.
@@ -164,6 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     eval_ner.add_argument("--out", help="also write the whole result (errors and examples included) as JSON")
     eval_ner.add_argument("--labels", help="the labels to evaluate, comma-separated (default: those the gold uses)")
     _add_config_args(eval_ner)
+    eval_fields = tasks.add_parser(
+        "fields", help="contract key fields against gold: precision, recall, F1, misses, reliability"
+    )
+    eval_fields.add_argument("--lake", required=True)
+    eval_fields.add_argument("--gold", required=True, help="the gold file (docs/evaluation.md, Contract fields)")
+    eval_fields.add_argument(
+        "--format", choices=["cuad", "jsonl"], dest="gold_format", help="default: cuad for a .csv file, else jsonl"
+    )
+    eval_fields.add_argument("--out", help="also write the whole result (every error included) as JSON")
+    eval_fields.add_argument("--fields", help="the fields to score, comma-separated (default: those the gold has)")
+    eval_fields.add_argument(
+        "--write-calibration",
+        metavar="FILE",
+        help="also fit the confidence table (right / total per field and method) on this gold and write it "
+        "(fields.calibration reads it)",
+    )
     lexicon = commands.add_parser(
         "lexicon", help="learn the words and defined terms of the lake's documents, for ner.lexicon"
     )
@@ -347,6 +365,77 @@ def _eval_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     return 0
 
 
+def _eval_fields_command(args: argparse.Namespace) -> int:
+    import json
+
+    from jobs.atomic import write_atomically
+    from jobs.console import format_rows
+    from jobs.learn.fields_eval import ALL, PARTY, evaluate_fields, method_counts, reliability, save_fields_evaluation
+    from udfs.fields.calibrate import fit
+    from udfs.fields.extract import FIELD_NAMES
+
+    fields = [name.strip() for name in args.fields.split(",") if name.strip()] if args.fields else None
+    unknown = sorted(set(fields or ()) - set(FIELD_NAMES))
+    if unknown:
+        print(f"docner eval fields: unknown fields {unknown} (fields: {', '.join(FIELD_NAMES)})", file=sys.stderr)
+        return EXIT_USAGE
+    result = evaluate_fields(args.lake, args.gold, fmt=args.gold_format, fields=fields)
+    save_fields_evaluation(args.lake, result, args.out)
+    if args.write_calibration:
+        table = fit(
+            method_counts(result),
+            fitted_on=f"{Path(args.gold).parent.name}/{Path(args.gold).name}, {len(result.documents)} documents",
+        )
+        write_atomically(Path(args.write_calibration), json.dumps(table, indent=1) + "\n")
+        print(f"calibration of {len(table['methods'])} field method(s) written to {args.write_calibration}")
+    for problem in result.problems[:20]:
+        print(f"docner eval: {problem.where}: {problem.message}", file=sys.stderr)
+    if len(result.problems) > 20:
+        print(f"docner eval: … {len(result.problems) - 20} more problem(s), all in the JSON result", file=sys.stderr)
+
+    def figure(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    print(f"evaluation {result.eval_id}: {len(result.documents)} document(s), {len(result.problems)} problem(s)")
+    error_columns = ["file", "field", "kind", "expected", "found", "as written", "page", "confidence", "method"]
+
+    def one_line(text: str | None) -> str | None:
+        return None if text is None else " ".join(text.split())
+
+    error_rows = [
+        (e.file, e.field, e.kind, e.expected_text, one_line(e.found), one_line(e.found_written), e.page_no,
+         e.confidence, e.method)
+        for e in result.errors
+    ]  # fmt: skip
+    if error_rows:
+        print(f"misses and wrong values ({len(error_rows)}):")
+        sys.stdout.write(format_rows(error_columns, error_rows, "table") + "\n\n")
+    columns = ["field", "documents", "gold", "predicted", "right", "P", "R", "F1", "stated acc", "empty", "empty none"]
+    rows = []
+    scored = [(name, counts) for name, counts in result.counts.items() if counts.documents]
+    for name, counts in [*scored, (ALL, result.total()), *result.extras.items()]:
+        single = name not in (PARTY, ALL)
+        rows.append(
+            (name, counts.documents, counts.stated, counts.predicted, counts.right, figure(counts.precision),
+             figure(counts.recall), figure(counts.f1), figure(counts.recall) if single else None,
+             counts.empty if single else None, figure(counts.empty_none_share) if single else None)
+        )  # fmt: skip
+    sys.stdout.write(format_rows(columns, rows, "table") + "\n\n")
+    print("reliability (the lake's values on the scored fields, by confidence):")
+    bins = reliability(result)
+    bin_rows = [
+        (f"[{b.low:.1f}, {b.high:.1f}{']' if index == len(bins) - 1 else ')'}", b.values, b.right,
+         figure(b.share_right), figure(b.mean_confidence))
+        for index, b in enumerate(bins)
+    ]  # fmt: skip
+    sys.stdout.write(
+        format_rows(["confidence", "values", "right", "share right", "mean confidence"], bin_rows, "table")
+    )
+    kinds = ", ".join(f"{kind} {count}" for kind, count in result.error_counts().items() if count)
+    print(f"\nerrors: {kinds or 'none'}")
+    return 0
+
+
 def _reprocess_stages(value: str) -> frozenset[str]:
     return _stage_list(value, "--reprocess")
 
@@ -428,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "lexicon":
             return _lexicon_command(args)
+        if args.command == "eval" and args.eval_task == "fields":
+            return _eval_fields_command(args)
         if args.command == "report":
             from jobs.ops.report import write_report
 
