@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import types as T
 
-from jobs.catalog.tables import DOCUMENTS, ENTITIES, ENTITY_SEARCH
+from jobs.catalog.tables import CONTRACTS, DOCUMENTS, ENTITIES, ENTITY_SEARCH
 from jobs.lake.tables import LakeError, arrow_rows, in_list, read_arrow, table_path, write_arrow, write_table
 from jobs.ops.export_search import export_search, export_state_path
 from jobs.stages.entity_search import transform_entity_search
@@ -268,7 +268,11 @@ def test_export_writes_only_what_changed_and_deletes_what_is_gone(tmp_path):
     assert (source["entity_keys"], source["entity_texts"], source["labels"]) == (["acme"], ["Acme"], ["ORG"])
     assert source["search_hash"] == "h-a" and "run_id" not in source
     state = json.loads(state_path.read_text())
-    assert state == {"entity_search_version": _version(lake), "documents": {"a": "h-a", "b": "h-b", "c": "h-c"}}
+    assert state == {
+        "entity_search_version": _version(lake),
+        "contracts_version": None,  # this lake has no contracts table
+        "documents": {"a": "h-a", "b": "h-b", "c": "h-c"},
+    }
     assert first.entity_search_version == _version(lake)
 
     saved = state_path.read_bytes()
@@ -293,7 +297,7 @@ def test_export_writes_only_what_changed_and_deletes_what_is_gone(tmp_path):
     assert (removed.indexed, removed.deleted, removed.unchanged) == (0, 2, 1)
     assert _actions(out) == [("delete", "a", None), ("delete", "c", None)]
     state = json.loads(state_path.read_text())
-    assert state == {"entity_search_version": _version(lake), "documents": {"b": "h-b2"}}
+    assert state == {"entity_search_version": _version(lake), "contracts_version": None, "documents": {"b": "h-b2"}}
     assert removed.entity_search_version == first.entity_search_version + 2
 
     full = export_search(lake, out, index="docs", full=True)
@@ -317,11 +321,11 @@ def test_a_failed_export_leaves_the_file_and_the_state_as_they_were(tmp_path, mo
     calls = []
     source = jobs.ops.export_search.search_source
 
-    def failing(row):
+    def failing(row, contract=None):
         calls.append(row["doc_id"])
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return source(row)
+        return source(row, contract)
 
     monkeypatch.setattr(jobs.ops.export_search, "search_source", failing)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -377,3 +381,148 @@ def test_one_export_per_index_at_a_time(tmp_path):
     first = export_search(lake, out, index="docs")  # released: the next export goes ahead
     assert first.indexed == 3
     assert export_search(lake, out, index="docs").indexed == 0  # and released its own lock
+
+
+# --- contracts in the export ------------------------------------------------------------------
+
+
+def _contract_row(doc_id, *, run_id="r1", **fields):
+    return {
+        "doc_id": doc_id,
+        "title": "DISTRIBUTION AGREEMENT",
+        "parties": [
+            {"name": "Acme Corp.", "role": "Licensor", "alias": "Acme", "key": "acme"},
+            {"name": "Beta LLC", "role": None, "alias": None, "key": "beta"},
+        ],
+        "party_keys": ["acme", "beta"],
+        "agreement_date": dt.date(2024, 1, 31),
+        "effective_date": dt.date(2024, 2, 1),
+        "expiration_date": None,
+        "term": "P3Y",
+        "renewal_term": None,
+        "notice_period": "P30D",
+        "governing_law": "New York",
+        "missing_fields": ["renewal_term", "expiration_date"],
+        "run_id": run_id,
+        **fields,
+    }
+
+
+CONTRACT_A = {
+    "title": "DISTRIBUTION AGREEMENT",
+    "parties": [
+        {"name": "Acme Corp.", "role": "Licensor", "alias": "Acme", "key": "acme"},
+        {"name": "Beta LLC", "role": None, "alias": None, "key": "beta"},
+    ],
+    "party_keys": ["acme", "beta"],
+    "agreement_date": "2024-01-31",
+    "effective_date": "2024-02-01",
+    "expiration_date": None,
+    "term": "P3Y",
+    "renewal_term": None,
+    "notice_period": "P30D",
+    "governing_law": "New York",
+    "missing_fields": ["renewal_term", "expiration_date"],
+}
+
+
+def _contract_lake(tmp_path) -> Path:
+    """The three documents of :func:`_lake`; only "a" has a contracts row."""
+    lake = _lake(tmp_path)
+    write_arrow(arrow_rows(CONTRACTS, [_contract_row("a")]), lake, CONTRACTS)
+    return lake
+
+
+def _sources(path) -> dict[str, dict]:
+    """The documents of the index actions by _id (after :func:`_actions` checked the file)."""
+    return {doc_id: source for _, doc_id, source in _actions(path) if source is not None}
+
+
+def test_export_carries_each_documents_contract_fields(tmp_path):
+    lake = _contract_lake(tmp_path)
+    out = tmp_path / "bulk.ndjson"
+    result = export_search(lake, out, index="docs")
+    assert (result.indexed, result.contracts_version) == (3, DeltaTable(table_path(lake, "contracts")).version())
+    sources = _sources(out)
+    assert sources["a"]["contract"] == CONTRACT_A  # ISO dates, parties as objects, no doc_id / run_id
+    assert sources["b"]["contract"] is None and sources["c"]["contract"] is None
+    assert sources["a"]["search_hash"] == "h-a"  # entity_search's own hash, as before
+    documents = json.loads(export_state_path(lake, "docs").read_text())["documents"]
+    search_hash, _, contract_hash = documents["a"].partition(":")
+    assert search_hash == "h-a" and len(contract_hash) == 64 and int(contract_hash, 16) >= 0
+    assert (documents["b"], documents["c"]) == ("h-b", "h-c")  # no contract: the bare search_hash
+
+
+def test_a_changed_contract_reexports_its_document_and_an_unchanged_one_does_not(tmp_path):
+    lake = _contract_lake(tmp_path)
+    out = tmp_path / "bulk.ndjson"
+    export_search(lake, out, index="docs")
+
+    # The fields stage wrote a's row again, in another run, with the same answers.
+    _replace(lake, CONTRACTS, "a", [_contract_row("a", run_id="r2")])
+    same = export_search(lake, out, index="docs")
+    assert (same.indexed, same.unchanged) == (0, 3) and _actions(out) == []
+
+    changes: list[tuple[dict, dict]] = [
+        (_contract_row("a", governing_law="Delaware"), {"governing_law": "Delaware"}),
+        (_contract_row("a", expiration_date=dt.date(2027, 1, 31)), {"expiration_date": "2027-01-31"}),
+        (
+            _contract_row("a", parties=[], party_keys=[], missing_fields=["party"]),
+            {"parties": [], "party_keys": [], "missing_fields": ["party"]},
+        ),
+    ]
+    for changed_row, changed in changes:
+        _replace(lake, CONTRACTS, "a", [changed_row])
+        result = export_search(lake, out, index="docs")
+        assert (result.indexed, result.unchanged) == (1, 2)
+        assert [(kind, doc_id) for kind, doc_id, _ in _actions(out)] == [("index", "a")]
+        assert _sources(out)["a"]["contract"] == {**CONTRACT_A, **changed}
+
+    # b gains a contract, a loses its own (its document is read again): both go out again.
+    _replace(lake, CONTRACTS, "b", [_contract_row("b")])
+    _replace(lake, CONTRACTS, "a", [])
+    result = export_search(lake, out, index="docs")
+    assert (result.indexed, result.unchanged) == (2, 1)
+    sources = _sources(out)
+    assert sources["a"]["contract"] is None and sources["b"]["contract"] == CONTRACT_A
+    assert json.loads(export_state_path(lake, "docs").read_text())["documents"]["a"] == "h-a"
+    assert export_search(lake, out, index="docs").indexed == 0
+
+
+def test_a_lake_without_contracts_exports_as_before(tmp_path):
+    lake = _lake(tmp_path)
+    assert not (lake / "contracts").exists()
+    out = tmp_path / "bulk.ndjson"
+    result = export_search(lake, out, index="docs")
+    assert (result.indexed, result.deleted, result.contracts_version) == (3, 0, None)
+    sources = _sources(out)
+    assert [sources[doc_id]["contract"] for doc_id in "abc"] == [None, None, None]
+    assert sources["a"]["entity_keys"] == ["acme"] and sources["a"]["search_hash"] == "h-a"
+    state = json.loads(export_state_path(lake, "docs").read_text())
+    assert state["documents"] == {"a": "h-a", "b": "h-b", "c": "h-c"}  # what the old export wrote
+    assert export_search(lake, out, index="docs").indexed == 0
+
+
+def test_a_state_from_before_contracts_sends_only_the_documents_with_a_contract_again(tmp_path):
+    """An export state written before contracts (bare search_hashes, no contracts_version): the
+    documents that now have a contract are sent once more, with it; the others are not."""
+    lake = _contract_lake(tmp_path)
+    state_path = export_state_path(lake, "docs")
+    state_path.parent.mkdir(parents=True)
+    old = {"entity_search_version": _version(lake), "documents": {"a": "h-a", "b": "h-b", "c": "h-c"}}
+    state_path.write_text(json.dumps(old, indent=1))
+    out = tmp_path / "bulk.ndjson"
+    result = export_search(lake, out, index="docs")
+    assert (result.indexed, result.deleted, result.unchanged) == (1, 0, 2)
+    assert [(kind, doc_id) for kind, doc_id, _ in _actions(out)] == [("index", "a")]
+    assert _sources(out)["a"]["contract"] == CONTRACT_A
+    assert export_search(lake, out, index="docs").indexed == 0
+
+
+def test_contracts_holding_a_document_twice_fail_the_export(tmp_path):
+    lake = _lake(tmp_path)
+    write_arrow(arrow_rows(CONTRACTS, [_contract_row("a"), _contract_row("a", title="OTHER")]), lake, CONTRACTS)
+    out = tmp_path / "bulk.ndjson"
+    with pytest.raises(LakeError, match="contracts holds document a twice"):
+        export_search(lake, out, index="docs")
+    assert not out.exists() and not export_state_path(lake, "docs").exists()
