@@ -34,6 +34,7 @@ from jobs.ops.report.gather import (
     TREND_CHARTS,
     SplitCount,
     default_report_path,
+    field_coverage,
     gather_report,
     group_runs,
     quality_run,
@@ -46,6 +47,7 @@ from jobs.ops.report.gather import (
 )
 from jobs.ops.report.html import render_html
 from jobs.quality.results import load_quality_results, parse_quality_result
+from udfs.fields.extract import FIELD_NAMES
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 FIXED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
@@ -517,6 +519,18 @@ def test_run_labels_are_short_and_unique():
     assert run_labels(runs[:1]) == ["11-23 10:00"]
 
 
+def test_field_coverage_counts_the_contracts_with_each_field():
+    contracts = pa.table(
+        {
+            "missing_fields": [["term", "party"], ["term"], list(FIELD_NAMES)],
+            "run_id": ["r2", "r1", "r2"],
+        }
+    )
+    coverage = {c.key: (c.latest, c.earlier) for c in field_coverage(contracts, "r2")}
+    assert list(coverage) == list(FIELD_NAMES)
+    assert coverage["term"] == (0, 0) and coverage["party"] == (0, 1) and coverage["governing_law"] == (1, 1)
+
+
 def test_report_file_names_are_safe_for_any_run_id(tmp_path):
     assert safe_file_part("20261123T101500Z-1a2b3c4d") == "20261123T101500Z-1a2b3c4d"
     assert safe_file_part("scheduled__2026-11-23T10:00:00+00:00") == "scheduled__2026-11-23T10_00_00_00_00"
@@ -682,8 +696,9 @@ def test_report_of_the_samples_lake_renders_in_chromium(sample_lake, tmp_path):
         r["stage"] for r in read_arrow(lake, "runs").to_pylist() if r["run_id"] == first and r["dq_success"] is not None
     }
     assert validated
-    for stage in validated:  # the tables that run checked: extract -> pages, ner -> entities
-        assert f"<td>{ {'extract': 'pages', 'ner': 'entities'}[stage] }</td><td>rows</td>" in page
+    checked = {"extract": "pages", "ner": "entities", "fields": "contract_fields"}
+    for stage in validated:  # the tables that run checked
+        assert f"<td>{checked[stage]}</td><td>rows</td>" in page
     images = _images(page)
     assert len(images) >= 10
     for image in images:

@@ -34,6 +34,7 @@ from jobs.lake.tables import LakeError, read_arrow, table_columns, table_version
 from jobs.quality.audit import results_directory
 from jobs.quality.results import QualityResult, load_quality_results
 from udfs.errors import STATUS_FAILED, STATUS_OK, STATUS_PARTIAL, STATUS_SKIPPED
+from udfs.fields.extract import FIELD_NAMES
 
 REPORTS_DIR = "_reports"
 LATEST_NAME = "latest.html"
@@ -114,6 +115,8 @@ class ReportData:
     pages: list[SplitCount] = field(default_factory=list)
     routes: list[SplitCount] = field(default_factory=list)
     entities: list[SplitCount] = field(default_factory=list)
+    fields: list[SplitCount] = field(default_factory=list)  # contracts with a value, per field
+    contracts: int = 0
     scores: Histogram | None = None
     quality_run: RunRecord | None = None
     quality: list[QualityResult] = field(default_factory=list)
@@ -215,6 +218,18 @@ def split_counts(table: pa.Table, column: str, run_id: str | None, *, normalize:
         counts.setdefault(key, [0, 0])[0 if is_latest else 1] += int(count)
     splits = [SplitCount(key, latest_n, earlier_n) for key, (latest_n, earlier_n) in counts.items()]
     return sorted(splits, key=lambda split: (-split.total, split.key))
+
+
+def field_coverage(contracts: pa.Table, run_id: str | None) -> list[SplitCount]:
+    """Per field (in field order), the ``contracts`` rows that have a value for it, split by
+    the latest run's rows and the rest."""
+    counts = {name: [0, 0] for name in FIELD_NAMES}
+    for row in contracts.select(["missing_fields", "run_id"]).to_pylist():
+        missing = set(row["missing_fields"] or ())
+        for name in FIELD_NAMES:
+            if name not in missing:
+                counts[name][0 if run_id is not None and row["run_id"] == run_id else 1] += 1
+    return [SplitCount(name, latest, earlier) for name, (latest, earlier) in counts.items()]
 
 
 def score_histogram(table: pa.Table, *, by: str = "source", bins: int = SCORE_BINS) -> Histogram:
@@ -380,6 +395,11 @@ def gather_report(lake: str | Path, *, max_runs: int = 30) -> ReportData:
     if entities is not None and entities.num_rows:
         data.entities = split_counts(entities, "label", latest_id)
         data.scores = score_histogram(entities)
+
+    contracts = _read(root, "contracts", ["missing_fields", "run_id"])
+    if contracts is not None and contracts.num_rows:
+        data.fields = field_coverage(contracts, latest_id)
+        data.contracts = contracts.num_rows
 
     data.evaluation = latest_evaluation(_read(root, "evaluations"))
     data.quality_run = quality_run(runs, root)

@@ -166,6 +166,17 @@ def latest_panels(data: ReportData, latest: RunRecord) -> list[Panel]:
         )
     else:
         panels.append("No entities in the lake: NER has not run yet (or found nothing).")
+    if data.fields:
+        found = sum(c.total for c in data.fields) / (data.contracts * len(data.fields))
+        panels.append(
+            Chart(
+                split_bar_chart("Contracts with a value, by field", data.fields),
+                f"Contracts with a value, by field: {_alt(data.fields)}",
+                f"{data.contracts:,} contracts; {found:.1%} of (contract, field) pairs have a value",
+            )
+        )
+    else:
+        panels.append("No contracts in the lake: the fields stage has not run yet.")
     if data.scores is not None and data.scores.counts:
         scored = sum(sum(c) for c in data.scores.counts.values())
         mean = as_number(latest.figure("ner", "mean_score"))
