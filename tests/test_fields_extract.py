@@ -275,3 +275,122 @@ def test_a_person_who_is_a_party_is_one():
     )  # fmt: skip
     found = [(v.normalized_value, v.method) for v in extract_fields(text, rows) if v.field == "party"]
     assert ("Paul Silas", "individual-party") in found
+
+
+def _values(text: str, field: str) -> list:
+    return [v.normalized_value for v in fields(text).get(field, [])]
+
+
+@pytest.mark.parametrize(
+    ("clause", "law"),
+    [
+        (
+            "This Agreement is governed by the laws of the State of Virginia. All disputes go to arbitration.",
+            "Virginia",
+        ),
+        (
+            "This Agreement shall be governed by the laws of the State of New York without regard to conflicts.",
+            "New York",
+        ),
+        (
+            "THIS AGREEMENT SHALL BE GOVERNED BY THE LAWS OF THE STATE OF NEW YORK WITHOUT REGARD TO CONFLICTS.",
+            "New York",
+        ),
+        ("This Agreement is governed by the laws of Hong\nKong.", "Hong Kong"),
+        ("This Agreement is governed by the laws of the Republic of Korea.", "South Korea"),
+    ],
+)
+def test_the_governing_place_ends_where_its_name_does(clause, law):
+    assert _values(clause, "governing_law") == [law]
+
+
+def test_a_renewal_takes_the_renewals_length_not_the_initial_terms():
+    text = (
+        "This Agreement shall renew on expiry of the initial three (3) year term for successive one (1) year "
+        "periods unless either party gives not less than ninety (90) days' written notice of termination."
+    )
+    assert _values(text, "renewal_term") == ["P1Y"]
+    assert _values(text, "notice_period") == ["P90D"]
+
+
+@pytest.mark.parametrize(
+    ("text", "renewal"),
+    [
+        ("This Agreement shall be renewed automatically for another five (5) years upon the expiration.", "P5Y"),
+        ("The Agreement shall continue automatically for successive annual periods thereafter.", "P1Y"),
+        ("Thereafter, this Agreement shall be effective month to month, until terminated by either party.", "P1M"),
+    ],
+)
+def test_renewals_named_by_their_frequency(text, renewal):
+    assert _values(text, "renewal_term") == [renewal]
+
+
+def test_a_term_that_ends_on_an_anniversary_and_the_date_it_gives():
+    text = (
+        'This Agreement is made as of March 15, 2019 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "The term of this Agreement commences on the Effective Date and shall terminate on the third anniversary "
+        "of the Effective Date, unless terminated earlier."
+    )
+    assert _values(text, "term") == ["P3Y"]
+    assert [(v.normalized_value, v.method) for v in fields(text)["expiration_date"]] == [("2022-03-15", "computed")]
+
+
+def test_a_term_that_runs_from_an_event_gives_no_expiration_date():
+    text = (
+        'This Agreement is made as of March 15, 2019 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "This Agreement shall be effective as of the Effective Date and shall continue in effect for a period of "
+        "five (5) years from the Reseller's first purchase order for Product."
+    )
+    assert _values(text, "term") == ["P5Y"]
+    assert "expiration_date" not in fields(text)
+
+
+def test_a_sentence_about_what_survives_is_not_the_term():
+    text = (
+        "This Agreement and the obligations of confidentiality shall survive for a period of two (2) years after "
+        "termination. The initial term of this Agreement shall be five (5) years from the Effective Date."
+    )
+    assert _values(text, "term") == ["P5Y"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AGREEMENT PERIOD\nEffective Date: January 1, 2019\nExpiration Date: December 31, 2023\n",
+        "TERM: January 1, 2019 to December 31, 2023\n",
+        "This Second Amendment shall be effective from the Amendment Date and shall expire on December 31, 2023.",
+    ],
+)
+def test_stated_end_dates_outside_a_term_clause(text):
+    assert _values(text, "expiration_date") == ["2023-12-31"]
+
+
+def test_the_date_of_another_document_is_not_the_agreements():
+    text = (
+        "SUPPLY AGREEMENT\nThe parties to this Supply Agreement are Acme, Inc. and Beta LLC.\n"
+        "1. Background. Beta has confirmed by letter dated November 30, 2007 that it accepts the proposal.\n"
+        "Termination Date: December 31, 2023\n"
+    )
+    assert "agreement_date" not in fields(text)
+
+
+def test_party_names_a_recognizer_reads_short_or_not_at_all():
+    text = (
+        "This Agreement is entered into by and between eFashion Solutions, LLC, a New Jersey limited liability "
+        'company ("EFS"), and theglobe.com, Inc., a Delaware corporation ("theglobe").'
+    )
+    assert [v.normalized_value for v in fields(text)["party"]] == ["eFashion Solutions, LLC", "theglobe.com, Inc."]
+
+
+def test_a_title_continued_on_its_next_line_and_a_form_of():
+    assert _values("SERVICE AGREEMENT\nFOR\nTRANSFER AGENT SERVICES\nTO\nACME FUND\n", "document_title") == [
+        "SERVICE AGREEMENT FOR TRANSFER AGENT SERVICES"
+    ]
+    assert _values("Exhibit 99\nFORM OF DEVELOPMENT AGREEMENT\nBETWEEN\n", "document_title") == [
+        "DEVELOPMENT AGREEMENT"
+    ]
+
+
+def test_clause_numbers_are_not_date_evidence():
+    assert date_order("See Section 13.1.12 and Section 14.2.10. Signed on 7/18/98.").evidence == "numeric-dates"
+    assert date_order("See Section 13.1.12 and Section 14.2.10.").order is None

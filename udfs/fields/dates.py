@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 from udfs.ner.normalize import NumericOrder, normalize_date
 
-_NUMERIC = re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?![\d/.-]|\.\d)")
+# A numeric date; a sentence's full stop may follow it. With full stops as separators only a
+# four-digit year counts: "13.1.12" is far more often a clause number than a date.
+_NUMERIC = re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?![\d/-]|\.\d)")
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
     r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
@@ -54,6 +56,8 @@ def date_order(text: str) -> DateOrder:
     """How ``text`` writes its numeric dates, and which evidence says so."""
     votes = Counter[NumericOrder]()
     for match in _NUMERIC.finditer(text):
+        if match[2] == "." and len(match[4]) == 2:
+            continue
         first, second = int(match[1]), int(match[3])
         if first > 12 >= second >= 1:
             votes["DMY"] += 1

@@ -36,6 +36,7 @@ from typing import Any
 
 from udfs.fields.dates import DateOrder, date_order, read_date
 from udfs.ner.lexicon import running_words
+from udfs.ner.normalize import entity_key
 from udfs.ner.places import Places
 
 PERPETUAL, UNTIL_TERMINATED = "perpetual", "until_terminated"
@@ -117,13 +118,36 @@ def find_title(doc: Document) -> list[FieldValue]:
         if capitalised < max(1, len([w for w in words if len(w) > 3]) - 1):
             continue  # running text, not a heading
         start = line.start() + line.group().index(body)
-        return [FieldValue("document_title", start, start + len(body), " ".join(words), "heading", 0.9)]
+        start, end = _whole_heading(doc.text, start, start + len(body))
+        return [FieldValue("document_title", start, end, " ".join(doc.text[start:end].split()), "heading", 0.9)]
     # A rendering without line breaks: the first run of words in capitals that ends in the word
     # of an agreement ("Exhibit 10.16 MARKETING AFFILIATE AGREEMENT This Agreement is made …").
     run = _CAPS_TITLE.search(doc.text, 0, TITLE_CHARS)
     if run:
         return [FieldValue("document_title", run.start(), run.end(), " ".join(run.group().split()), "capitals", 0.75)]
     return []
+
+
+_HEADING_TAIL = re.compile(r"(?:FOR|OF|ON|IN)[ \t]+[A-Z][A-Z&’' -]{2,60}[A-Z]")
+_FORM_OF = re.compile(r"(?:FORM\s+OF|Form\s+of)\s+")  # matched at the title's start
+
+
+def _whole_heading(text: str, start: int, end: int) -> tuple[int, int]:
+    """A title continued on the next line ("SERVICE AGREEMENT" / "FOR TRANSFER AGENT SERVICES",
+    or "FOR" alone on its line), without a leading "FORM OF"."""
+    if text[start:end].isupper():
+        line_end = text.find("\n", end)
+        if line_end != -1 and text[end:line_end].strip() == "":
+            lines = text[line_end + 1 :].split("\n", 2)
+            tail = lines[0].strip()
+            if tail in ("FOR", "OF", "TO") and len(lines) > 1:
+                tail = f"{tail} {lines[1].strip()}"
+            continued = _HEADING_TAIL.fullmatch(tail)
+            if continued:
+                end = line_end + 1 + len(lines[0]) + (len(lines[1]) + 1 if tail != lines[0].strip() else 0)
+                end = len(text[:end].rstrip())
+    form = _FORM_OF.match(text, start, end)
+    return (form.end() if form else start), end
 
 
 # ---- party -------------------------------------------------------------------------------------
@@ -169,11 +193,92 @@ def find_parties(doc: Document) -> list[FieldValue]:
         else:
             continue
         own = [e for e in definitions if e["refers_to_key"] == key and e["doc_start"] >= name["doc_end"]]
-        found[key] = _party_value(name, method, score, own)
+        value = _party_value(name, method, score, own)
+        if after_between:
+            value = _with_name_start(doc, value)
+        found.setdefault(value.entity_key or key, value)
+    if between is not None:
+        for value in _unrecognized_names(doc, between.start(), end):
+            if not any(v.start <= value.start < v.end or value.start <= v.start < value.end for v in found.values()):
+                found.setdefault(value.entity_key or "", value)
     for name in _signing_names(doc):
         if name["entity_key"] not in found and not name.get("refers_to_key") and _name_like(doc, name):
             found[name["entity_key"]] = _party_value(name, "signature-block", 0.7, [])
-    return list(found.values())
+    return [value for key, value in found.items() if not _tail_of_other(key, value, found)]
+
+
+_NAME_TOKEN = re.compile(r"(?:^|(?<=[ \t\n]))(?P<token>[A-Za-z][\w.&'’-]*|/)[ \t]*\n?[ \t]*$")
+_NOT_NAME_TOKEN = frozenset(
+    {"between", "and", "among", "amongst", "by", "with", "of", "the", "to", "is", "this", "that"}
+)
+
+
+def _name_word(token: str) -> bool:
+    """A word of a company's name: capitalised, in capitals, or in mixed case (eFashion, mPhase)."""
+    return token == "/" or token[0].isupper() or any(c.isupper() for c in token[1:]) or ".com" in token.lower()
+
+
+def _with_name_start(doc: Document, value: FieldValue) -> FieldValue:
+    """The party's name with the words a recognizer left off its start: "eFashion" of "eFashion
+    Solutions, LLC", a first line of "Blackstone / GSO Long-Short Credit\nIncome Fund". Only
+    where the longer name still stands in a party slot (after "between", "and", a comma)."""
+    start = value.start
+    for _ in range(8):
+        token = _NAME_TOKEN.search(doc.text, max(0, start - 60), start)
+        if token is None or token["token"].lower() in _NOT_NAME_TOKEN or not _name_word(token["token"]):
+            break
+        start = token.start("token")
+    if start == value.start or not _PARTY_SLOT.search(doc.text, max(0, start - 30), start):
+        return value
+    written = doc.text[start : value.end]
+    return replace(
+        value, start=start, normalized_value=_one_line(written), entity_id=None, entity_key=entity_key("ORG", written)
+    )
+
+
+# "between theglobe.com, Inc.", "and iBio Inc.": names no recognizer reads (they start in lower case).
+_LOWER_NAME = re.compile(
+    r"(?:\bbetween|\band|\bamong|,)\s+(?P<name>(?-i:[a-z][\w.&'’-]*[A-Z.][\w.&'’-]*|[a-z][\w-]*\.com|[a-z]-[a-z]\w+)"
+    r"(?:[ \t]+(?-i:[A-Z])[\w.&'’-]*){0,4},?[ \t]+(?:Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|Corp\.?|Corporation|Co\.|"
+    r"Company|GmbH|AG|S\.A\.|B\.V\.|N\.V\.|plc|LLP|L\.P\.|LP))(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def _unrecognized_names(doc: Document, start: int, end: int) -> list[FieldValue]:
+    values = []
+    for match in _LOWER_NAME.finditer(doc.text, start, end):
+        written = match["name"]
+        values.append(
+            FieldValue(
+                "party",
+                match.start("name"),
+                match.end("name"),
+                _one_line(written),
+                "preamble-name",
+                0.7,
+                entity_key=entity_key("ORG", written),
+            )
+        )
+    return values
+
+
+_FORM_WORDS = frozenset({"limited", "liability", "company", "corporation", "partnership", "incorporated", "llc"})
+
+
+def _tail_of_other(key: str, value: FieldValue, found: Mapping[str, FieldValue]) -> bool:
+    """A name the rendering or a descriptor cut from a longer one: the last words of another
+    party's name (``Associates, Inc.`` of ``Networks Associates, Inc.``), or legal-form words
+    alone (``Liability Company`` of "a Nevada limited liability company"). A party defined
+    by its own term is kept."""
+    words = key.split()
+    if all(word in _FORM_WORDS for word in words):
+        return True
+    if value.method == "defined-party":
+        return False
+    longer = [other.split() for other in found if len(other.split()) > len(words)]
+    # (not the name set twice by a rendering: "Solutions Media Solutions Media")
+    return any(other[-len(words) :] == words and other != words * (len(other) // len(words)) for other in longer)
 
 
 _ADDRESS_WORD = re.compile(
@@ -266,15 +371,34 @@ _AGREEMENT_STRONG = re.compile(
     re.IGNORECASE,
 )
 AGREEMENT_CHARS = 8000  # how far the strong cues are looked for
+# The date of another document: "confirmed by letter dated", "the letter agreements, dated",
+# "the Confidentiality Agreement between the parties dated" (not "this Agreement, dated").
+_OTHER_DOCUMENT = re.compile(
+    r"\b(?P<this>this\s+|these\s+)?(?:[\w-]+\s+){0,3}?(?:letters?|agreements?|amendments?|memorand(?:um|a)|contracts?|"
+    r"notices?|orders?|proposals?|plans?)\b[^.;]{0,50}?\bdated\s*$",
+    re.IGNORECASE,
+)
+# A labelled date that is not when the contract was signed: "Termination Date:", "Effective Date:".
+_OTHER_LABEL = re.compile(
+    r"\b(?:termination|expiration|expiry|end|start|effective|commencement|delivery|due|payment|invoice)\s+date"
+    r"\s*:?[ \t]*$",
+    re.IGNORECASE,
+)
+
+
+def _other_documents_date(before: str) -> bool:
+    match = _OTHER_DOCUMENT.search(before)
+    return match is not None and not match["this"]
 
 
 def _date_value(doc: Document, entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue:
     value = entity.get("normalized_value") or read_date(entity["text"], doc.order)
     if value is not None and not re.fullmatch(r"\d{4}-\d\d-\d\d", value):
         value = None
-    numeric = re.search(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", entity["text"]) is not None
-    if numeric and value is not None and not entity.get("normalized_value"):
-        method = f"{method}; order by {doc.order.evidence}"
+    numeric = re.search(r"(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}", entity["text"])
+    ambiguous = numeric is not None and numeric[1] != numeric[2] and max(int(numeric[1]), int(numeric[2])) <= 12
+    if ambiguous and value is not None and not entity.get("normalized_value"):
+        method = f"{method}; order by {doc.order.evidence}"  # how the day and the month were told apart
     return FieldValue(
         field_name,
         entity["doc_start"],
@@ -305,7 +429,7 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             partial = partial or value
     for entity in _dates(doc, start=doc.preamble_end, end=max(doc.preamble_end, AGREEMENT_CHARS)):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
-        if _AGREEMENT_STRONG.search(before):
+        if _AGREEMENT_STRONG.search(before) and not _other_documents_date(before):
             value = _date_value(doc, entity, "agreement_date", "opening-date", 0.8)
             if value.normalized_value is not None:
                 return [value]
@@ -313,6 +437,8 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
         value
         for entity in _dates(doc)
         if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]])
+        and not _OTHER_LABEL.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]])
+        and not _other_documents_date(doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]])
         for value in [_date_value(doc, entity, "agreement_date", "signature-date", 0.6)]
         if value.normalized_value is not None
     ]
@@ -336,30 +462,65 @@ def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[
 
 _TERM_CLAUSE = re.compile(
     r"\b(?:(?:initial\s+)?term\s+of\s+this\s+agreement|this\s+agreement|the\s+(?:initial\s+)?term)\b"
-    r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|expire|run|last)|is|for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
+    r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|begin|start|expire|run|last|terminate|end)|is|"
+    r"for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
     re.IGNORECASE,
 )
 # What introduces the length of a term: "for a period of", "shall be", "continue for", "of".
 _TERM_LEAD = re.compile(
-    r"\b(?:for|of|be|last|until\s+the\s+end\s+of)\s+(?:an?\s+)?(?:(?:initial|further|fixed)\s+)?"
-    r"(?:(?:period|term)\s+of\s+)?(?:the\s+)?(?:first\s+)?$",
+    r"\b(?:for|of|be|last|until|terminate|expire|end|date|until\s+the\s+end\s+of)\s+(?:on\s+)?(?:an?\s+)?"
+    r"(?:(?:initial|further|fixed)\s+)?(?:(?:period|term)\s+of\s+)?(?:the\s+)?(?:first\s+)?$",
     re.IGNORECASE,
 )
+# A sentence about something else that lasts: what survives the term, confidentiality, a warranty.
+_NOT_TERM_SENTENCE = re.compile(
+    r"\b(?:surviv\w*|confidential\w*|warrant\w*|non-?compet\w*|(?:after|following)\s+(?:the\s+)?"
+    r"(?:expiration|termination|expiry))\b",
+    re.IGNORECASE,
+)
+# The sentence that sets the term, rather than one that mentions the agreement in passing.
+_TERM_SENTENCE = re.compile(
+    r"\binitial\s+term\b|\bterm\s+of\s+this\s+agreement\b|\(\s*(?:the\s+)?[\"“]?(?:initial\s+)?term\b|"
+    r"\b(?:in\s+(?:full\s+)?(?:force|effect)|commenc\w*|effective)\b",
+    re.IGNORECASE,
+)
+# "until the fourth (4th) anniversary of the Effective Date": a term of four years.
+_ANNIVERSARY = re.compile(
+    r"\b(?P<ordinal>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|(?P<number>\d{1,2})(?:st|nd|rd|th))"
+    r"\s*(?:\(\d{1,2}(?:st|nd|rd|th)?\)\s*)?anniversary\s+of\s+(?:the\s+)?"
+    r"(?:effective\s+date|commencement\s+date|date\s+(?:hereof|of\s+this\s+agreement))",
+    re.IGNORECASE,
+)
+_ORDINAL_YEARS = {w: n for n, w in enumerate(
+    ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"), start=1
+)}  # fmt: skip
 _NOT_TERM_TAIL = re.compile(
     r"[’'`]?s?\s*(?:\(\d+\)\s*)?(?:prior|advance|written|notice|after\s+(?:receipt|notice|written))", re.IGNORECASE
 )
 _PERPETUAL = re.compile(r"\b(?:perpetual|in\s+perpetuity|perpetually)\b", re.IGNORECASE)
 _UNTIL_TERMINATED = re.compile(
-    r"\b(?:until|unless\s+and\s+until)\s+(?:terminated|this\s+agreement\s+is\s+terminated)\b", re.IGNORECASE
+    r"\b(?:until|unless\s+and\s+until)\s+(?:terminated|this\s+agreement\s+is\s+terminated)\b|"
+    r"\bfor\s+an?\s+(?:indefinite|unlimited)\s+(?:term|period)\b",
+    re.IGNORECASE,
 )
 _RENEWAL = re.compile(
-    r"\b(?:automatically\s+)?(?:renew(?:ed|s|al)?|extend(?:ed|s)?)\b[^.;]{0,80}?\b(?:for\s+)?(?:(?:an?|one|each|successive|"
-    r"additional|consecutive|further|subsequent)\s+)+",
+    r"\b(?:(?:automatically\s+)?(?:renew(?:ed|s|al)?|extend(?:ed|s)?)|automatically\s+continue)\b[^.;]{0,80}?\b(?:for\s+)?"
+    r"(?:(?:an?|one|each|successive|additional|consecutive|further|subsequent|another)\s+)+",
     re.IGNORECASE,
 )
 _RENEWAL_FREQUENCY = re.compile(
-    r"\b(?P<word>annual|yearly|month-to-month|monthly)\s+(?:automatic\s+)?renewals?\b|"
-    r"\brenew(?:s|ed)?\s+(?:automatically\s+)?(?:on\s+an?\s+)?(?P<basis>annual|yearly|month-to-month|monthly)\s+basis\b",
+    r"\b(?P<word>annual|yearly|month[- ]to[- ]month|monthly)\s+(?:automatic\s+)?renewals?\b|"
+    r"\brenew(?:s|ed)?\s+(?:automatically\s+|tacitly\s+)?(?:on\s+an?\s+)?"
+    r"(?P<basis>annual|yearly|month[- ]to[- ]month|monthly)\s+basis\b|"
+    r"\b(?:renew(?:s|ed)?|continue|extended)\s+(?:automatically\s+|tacitly\s+)?(?:for\s+)?(?:successive\s+)?"
+    r"(?P<periods>annual|yearly|monthly)\s+(?:periods|terms)\b|"
+    r"\brenew(?:s|ed)?\s+(?:automatically\s+|tacitly\s+)?(?P<every>every|each)\s+(?P<unit>year|month)\b|"
+    r"\bthereafter\b[^.;]{0,60}?\b(?P<thereafter>month[- ]to[- ]month|year[- ]to[- ]year)\b",
+    re.IGNORECASE,
+)
+# "renew for successive terms of the same duration": each renewal as long as the initial term.
+_SAME_DURATION = re.compile(
+    r"\brenew\w*\b[^.;]{0,80}?\b(?:terms?|periods?)\s+of\s+(?:the\s+)?(?:same|equal|like)\s+(?:duration|length)\b",
     re.IGNORECASE,
 )
 _NOTICE = re.compile(
@@ -369,7 +530,7 @@ _NOTICE = re.compile(
 )
 
 
-_NOT_NOTICE = re.compile(r"\b(?:within|after|following|before|than)\s+$", re.IGNORECASE)
+_NOT_NOTICE = re.compile(r"\b(?:within|after|following|before|later\s+than|more\s+than)\s+$", re.IGNORECASE)
 
 
 def _duration_value(entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue | None:
@@ -392,44 +553,76 @@ def _duration_value(entity: Mapping[str, Any], field_name: str, method: str, sco
 
 
 def find_term(doc: Document) -> list[FieldValue]:
+    """The initial term's length: a duration the term sentence leads to ("shall continue for a
+    period of three (3) years"), an anniversary it ends on, or perpetual / until terminated.
+    The sentence that sets the term (initial term, in force, commences) wins over an earlier
+    one that only names the agreement; sentences about what survives it do not count."""
+    first: FieldValue | None = None
     for clause in _TERM_CLAUSE.finditer(doc.text):
-        sentence_end = _sentence_end(doc.text, clause.end())
-        window = doc.text[clause.start() : sentence_end]
-        if re.search(r"\brenew", window[: clause.end() - clause.start()], re.IGNORECASE):
+        value = _term_of_clause(doc, clause)
+        if value is None:
             continue
-        for entity in doc.of_label("DURATION", start=clause.start(), end=sentence_end):
-            lead = doc.text[max(clause.start(), entity["doc_start"] - 60) : entity["doc_start"]]
-            tail = doc.text[entity["doc_end"] : entity["doc_end"] + 40]
-            if not _TERM_LEAD.search(lead) or _NOT_TERM_TAIL.match(tail):
-                continue  # a notice or cure period inside the sentence, not the term's length
-            value = _duration_value(entity, "term", "term-clause", 0.85)
-            if value is not None:
-                return [value]
-        perpetual = _PERPETUAL.search(window)
-        if perpetual:
-            start = clause.start() + perpetual.start()
-            return [FieldValue("term", start, start + len(perpetual.group()), PERPETUAL, "term-clause", 0.8)]
-        until = _UNTIL_TERMINATED.search(window)
-        if until:
-            start = clause.start() + until.start()
-            return [FieldValue("term", start, start + len(until.group()), UNTIL_TERMINATED, "term-clause", 0.7)]
-    return []
+        sentence = doc.text[clause.start() : _sentence_end(doc.text, clause.end())]
+        if _TERM_SENTENCE.search(sentence):
+            return [value]
+        first = first or value
+    return [first] if first is not None else []
 
 
-def find_renewal_term(doc: Document) -> list[FieldValue]:
+def _term_of_clause(doc: Document, clause: re.Match[str]) -> FieldValue | None:
+    sentence_end = _sentence_end(doc.text, clause.end())
+    window = doc.text[clause.start() : sentence_end]
+    if re.search(r"\brenew", window[: clause.end() - clause.start()], re.IGNORECASE) or _NOT_TERM_SENTENCE.search(
+        window
+    ):
+        return None
+    for entity in doc.of_label("DURATION", start=clause.start(), end=sentence_end):
+        lead = doc.text[max(clause.start(), entity["doc_start"] - 60) : entity["doc_start"]]
+        tail = doc.text[entity["doc_end"] : entity["doc_end"] + 40]
+        if not _TERM_LEAD.search(lead) or _NOT_TERM_TAIL.match(tail):
+            continue  # a notice or cure period inside the sentence, not the term's length
+        value = _duration_value(entity, "term", "term-clause", 0.85)
+        if value is not None:
+            return value
+    anniversary = _ANNIVERSARY.search(window)
+    if anniversary:
+        ordinal = anniversary["ordinal"].lower()
+        years = int(anniversary["number"]) if anniversary["number"] else _ORDINAL_YEARS[ordinal]
+        start = clause.start() + anniversary.start()
+        return FieldValue("term", start, start + len(anniversary.group()), f"P{years}Y", "term-anniversary", 0.8)
+    perpetual = _PERPETUAL.search(window)
+    if perpetual:
+        start = clause.start() + perpetual.start()
+        return FieldValue("term", start, start + len(perpetual.group()), PERPETUAL, "term-clause", 0.8)
+    until = _UNTIL_TERMINATED.search(window)
+    if until:
+        start = clause.start() + until.start()
+        return FieldValue("term", start, start + len(until.group()), UNTIL_TERMINATED, "term-clause", 0.7)
+    return None
+
+
+def find_renewal_term(doc: Document, term: Sequence[FieldValue] = ()) -> list[FieldValue]:
     """The length of each renewal: a duration right after "renew … for successive", or an
     annual or monthly renewal named by its frequency ("automatic annual renewals")."""
     for clause in _RENEWAL.finditer(doc.text):
-        for entity in doc.of_label("DURATION", start=clause.start(), end=clause.end() + 40):
+        # the duration the "successive", "additional" … words lead to, not the initial term's
+        # ("renew on expiry of the initial three (3) year term for successive one (1) year periods")
+        lead = clause.end() - len(clause.group().split()[-1]) - 1
+        for entity in doc.of_label("DURATION", start=lead, end=clause.end() + 40):
             value = _duration_value(entity, "renewal_term", "renewal-clause", 0.85)
             if value is not None:
                 return [value]
     frequency = _RENEWAL_FREQUENCY.search(doc.text)
     if frequency:
-        group = "word" if frequency["word"] else "basis"
+        group = next(g for g in ("word", "basis", "periods", "unit", "thereafter") if frequency[g])
         period = "P1M" if frequency[group].lower().startswith("month") else "P1Y"
         start, end = frequency.span(group)
         return [FieldValue("renewal_term", start, end, period, "renewal-frequency", 0.75)]
+    same = _SAME_DURATION.search(doc.text)
+    lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
+    if same and lengths:
+        start, end = same.span()
+        return [FieldValue("renewal_term", start, end, lengths[0].normalized_value, "renewal-as-term", 0.7)]
     return []
 
 
@@ -457,8 +650,34 @@ def find_notice_period(doc: Document) -> list[FieldValue]:
 # ---- expiration -------------------------------------------------------------------------------
 
 _EXPIRES_BEFORE = re.compile(
-    r"\b(?:expire|expiring|terminate|terminating|end|ending|until|through|continue\s+(?:in\s+effect\s+)?until|"
-    r"remain\s+in\s+(?:full\s+)?(?:force\s+and\s+)?effect\s+(?:until|through))\s+(?:on\s+)?(?:the\s+)?$",
+    r"(?:\b(?:expire|expiring|terminate|terminating|end|ending|until|through|continue\s+(?:in\s+effect\s+)?until|"
+    r"remain\s+in\s+(?:full\s+)?(?:force\s+and\s+)?effect\s+(?:until|through))|"
+    r"\bfrom\s+\S+(?:\s+\S+){0,3}?\s+\d{4}\s+(?:to|through))\s+(?:on\s+)?(?:the\s+)?$",  # from <date> to <date>
+    re.IGNORECASE,
+)
+# What may end on a date, besides the agreement: its term, an amendment, a venture, the rights granted.
+_ENDING_SUBJECT = re.compile(
+    r"\b(?:this|the)\s+(?:[\w-]+\s+){0,3}?(?:agreement|amendment|term|venture|license|licen[cs]es|rights|contract|"
+    r"lease|arrangement)\b[^.;]{0,200}?\b(?:shall|will|is|are)\b",
+    re.IGNORECASE,
+)
+
+
+# "Expiration Date: August 31, 2006", "TERM: November 01, 2014 to October 31, 2017".
+_EXPIRY_LABEL = re.compile(
+    r"\b(?:expiration|expiry|termination|end)\s+date\s*:\s*$|\bterm\s*:\s*[^\n:]{0,40}?\s(?:to|through|until|-|–)\s+$",
+    re.IGNORECASE,
+)
+# What the initial term runs from, when it is not the effective date: "five (5) years from the
+# Reseller's first purchase order", "twelve (12) months after the Launch".
+_RELATIVE_TO = re.compile(
+    r"\b(?:from|after|following)\s+(?:the\s+)?(?P<anchor>(?:[\w'’-]+\s+){0,5}?"
+    r"(?:date|launch|order|delivery|completion|acceptance|installation|shipment|opening)\b)",
+    re.IGNORECASE,
+)
+_ANCHOR = re.compile(
+    r"^(?:(?:initial\s+)?effective\s+date|commencement\s+date|date\s+(?:hereof|of\s+(?:this\s+agreement|execution|"
+    r"its\s+execution|signature))|execution\s+date|such\s+date)$",
     re.IGNORECASE,
 )
 
@@ -466,20 +685,51 @@ _EXPIRES_BEFORE = re.compile(
 def find_expiration_date(
     doc: Document, effective: Sequence[FieldValue], term: Sequence[FieldValue]
 ) -> list[FieldValue]:
+    """A date the term clause says it ends on, or a labelled end date ("Expiration Date: …");
+    else the effective date plus the initial term, when the term runs from the effective date
+    (not from a launch or a first order the contract cannot date)."""
     for clause in _TERM_CLAUSE.finditer(doc.text):
         sentence_end = _sentence_end(doc.text, clause.end())
         for entity in _dates(doc, start=clause.start(), end=sentence_end):
             before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
             if _EXPIRES_BEFORE.search(before):
                 return [_date_value(doc, entity, "expiration_date", "term-clause", 0.85)]
+    # The same of another subject that lasts ("This Second Amendment … shall expire on …").
+    for entity in _dates(doc):
+        before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
+        if not _EXPIRES_BEFORE.search(before):
+            continue
+        start = max(doc.text.rfind(". ", 0, entity["doc_start"]), doc.text.rfind("\n\n", 0, entity["doc_start"])) + 1
+        sentence = doc.text[start : entity["doc_start"]]
+        if (
+            _ENDING_SUBJECT.search(sentence)
+            and (_TERM_SENTENCE.search(sentence) or re.search(r"\bterm\b", sentence, re.IGNORECASE))
+            and not _NOT_TERM_SENTENCE.search(sentence)
+        ):
+            return [_date_value(doc, entity, "expiration_date", "term-sentence", 0.75)]
+    for entity in _dates(doc):
+        before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
+        if _EXPIRY_LABEL.search(before):
+            value = _date_value(doc, entity, "expiration_date", "end-date-label", 0.8)
+            if value.normalized_value is not None:
+                return [value]
     starts = [v for v in effective if v.normalized_value]
     lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
-    if starts and lengths:
+    if starts and lengths and _runs_from_effective_date(doc, lengths[0]):
         ends = _add(starts[0].normalized_value or "", lengths[0].normalized_value or "")
         if ends is not None:
             anchor = lengths[0]
             return [FieldValue("expiration_date", anchor.start, anchor.end, ends, "computed", 0.7)]
     return []
+
+
+def _runs_from_effective_date(doc: Document, term: FieldValue) -> bool:
+    """Whether the term's sentence counts it from the effective date (or names no start)."""
+    start = max(doc.text.rfind(". ", 0, term.start), doc.text.rfind("\n\n", 0, term.start)) + 1
+    sentence = doc.text[start : _sentence_end(doc.text, term.end)]
+    if re.search(r"\b(?:later|earlier|earliest|latest)\s+of\b", sentence, re.IGNORECASE):
+        return False  # "the later of (a) … or (b) …": no one date
+    return all(_ANCHOR.match(" ".join(m["anchor"].split())) for m in _RELATIVE_TO.finditer(sentence))
 
 
 def _add(iso_date: str, duration: str) -> str | None:
@@ -518,7 +768,7 @@ _LAW_CLAUSE = re.compile(
     r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?\s+(?:(?:in\s+force|applicable)\s+in\s+|of\s+)"
     r"(?:the\s+)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
     r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Canton)\s+of\s+)?(?:the\s+)?"
-    r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:[ \t]+(?:and[ \t]+|of[ \t]+|the[ \t]+)?[A-Z][\w'’.-]*){0,5}))",
+    r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:(?:[ \t]+|[ \t]*\n[ \t]*)(?:and[ \t]+|of[ \t]+|the[ \t]+)?[A-Z][\w'’.-]*){0,5}))",
     re.IGNORECASE,
 )
 _LAW_BEFORE = re.compile(
@@ -527,9 +777,15 @@ _LAW_BEFORE = re.compile(
     r"[^.;]{0,120}?\b(?:govern|appl(?:y|ies)\b)",
     re.IGNORECASE,
 )
-_PLACE_TAIL = re.compile(
-    r"(?:[ \t]+(?:and|of|the|without|excluding|applicable|including|as|in|to|which|that|with))+$", re.IGNORECASE
+_PLACE_TAIL = re.compile(r"(?:\s+(?:and|of|the))+$", re.IGNORECASE)
+# Where the place's name has ended: a word that starts what follows ("… New York without regard
+# to …", "NEW YORK WITHOUT REGARD TO CONFLICTS").
+_PLACE_STOP = re.compile(
+    r"\s+(?:without|excluding|applicable|including|as|in|to|which|that|with|except|notwithstanding|"
+    r"regardless|other|irrespective|exclusive|governing|and\s+(?:the\s+)?(?:federal|applicable|any|all))\b",
+    re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.(?=\s|$)", re.IGNORECASE)
 _NOT_PLACE = re.compile(
     r"^(?:United\s+States(?:\s+of\s+America)?|U\.?S\.?A?\.?)$|^(?:this|such|any|said|its|their|each)\b", re.IGNORECASE
 )
@@ -570,9 +826,11 @@ def find_governing_law(doc: Document) -> list[FieldValue]:
     for pattern, score in patterns:
         for clause in pattern.finditer(doc.text):
             place = clause["place"]
+            stop = _PLACE_STOP.search(place)
+            place = place[: stop.start()] if stop else place
+            full_stop = _SENTENCE_END.search(place)  # "Virginia. All disputes": the sentence ended
+            place = place[: full_stop.start()] if full_stop else place
             trimmed = _PLACE_TAIL.sub("", place)
-            if trimmed.endswith(".") and "." not in trimmed[:-1].split()[-1]:
-                trimmed = trimmed[:-1]  # the sentence's full stop, not an abbreviation's
             if not trimmed or not trimmed[0].isupper() or _NOT_PLACE.search(trimmed):
                 continue
             if trimmed.split()[0].casefold() in ("state", "laws", "law"):
@@ -592,7 +850,8 @@ def find_governing_law(doc: Document) -> list[FieldValue]:
 _COUNTRY_NAMES = {
     "prc": "China", "p.r.c.": "China", "p.r. china": "China", "people's republic of china": "China",
     "uk": "United Kingdom", "u.k.": "United Kingdom", "federal republic of germany": "Germany",
-    "republic of korea": "South Korea", "russian federation": "Russia", "holland": "Netherlands",
+    "republic of korea": "South Korea", "korea": "South Korea", "russian federation": "Russia",
+    "holland": "Netherlands",
 }  # fmt: skip
 
 
@@ -618,7 +877,7 @@ FINDERS: dict[str, Finder] = {
     "agreement_date": lambda doc, found: find_agreement_date(doc),
     "effective_date": lambda doc, found: find_effective_date(doc, found["agreement_date"]),
     "term": lambda doc, found: find_term(doc),
-    "renewal_term": lambda doc, found: find_renewal_term(doc),
+    "renewal_term": lambda doc, found: find_renewal_term(doc, found["term"]),
     "notice_period": lambda doc, found: find_notice_period(doc),
     "expiration_date": lambda doc, found: find_expiration_date(doc, found["effective_date"], found["term"]),
     "governing_law": lambda doc, found: find_governing_law(doc),
