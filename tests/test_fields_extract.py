@@ -394,3 +394,20 @@ def test_a_title_continued_on_its_next_line_and_a_form_of():
 def test_clause_numbers_are_not_date_evidence():
     assert date_order("See Section 13.1.12 and Section 14.2.10. Signed on 7/18/98.").evidence == "numeric-dates"
     assert date_order("See Section 13.1.12 and Section 14.2.10.").order is None
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("AGENCY AGREEMENT\nMay 14, 2014\nKeefe, Bruyette & Woods, Inc.\n", "2014-05-14"),
+        ("HOSTING AGREEMENT\nHosting Agreement between Acme and Beta, 18/9/2008\nTABLE OF CONTENTS\n", "2008-09-18"),
+        ("The parties have signed it.\n\nHamburg, November 19th, 2012\n\n/s/ Thomas Kassberg\n", "2012-11-19"),
+        ("By: /s/ Markus Frick By: /s/ Steven Raack\nDate: 3-14-18 Date: 3-7-18\n", "2018-03-14"),
+        (
+            "This Agreement is made and entered into this 20th day of Friday, March 2020 by and between A and B.",
+            "2020-03-20",
+        ),
+    ],
+)
+def test_agreement_dates_under_the_title_by_the_signatures_or_with_their_day_apart(text, date):
+    assert _values(text, "agreement_date") == [date]

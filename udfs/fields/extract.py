@@ -424,6 +424,8 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
         if _AGREEMENT_CUE.search(before):
             value = _date_value(doc, entity, "agreement_date", "preamble-date", 0.9)
+            if value.normalized_value is None:
+                value = _with_day_before(doc, entity, value)
             if value.normalized_value is not None:
                 return [value]
             partial = partial or value
@@ -433,18 +435,85 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             value = _date_value(doc, entity, "agreement_date", "opening-date", 0.8)
             if value.normalized_value is not None:
                 return [value]
+    for entity in _dates(doc, end=min(len(doc.text), TITLE_CHARS)):
+        if _heading_date(doc, entity):
+            value = _date_value(doc, entity, "agreement_date", "heading-date", 0.7)
+            if value.normalized_value is not None:
+                return [value]
     signed = [
         value
-        for entity in _dates(doc)
-        if _SIGNED_DATE.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]])
-        and not _OTHER_LABEL.search(doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]])
-        and not _other_documents_date(doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]])
+        for entity in [*_dates(doc), *_labelled_numeric_dates(doc)]
+        if _signed(doc, entity)
         for value in [_date_value(doc, entity, "agreement_date", "signature-date", 0.6)]
         if value.normalized_value is not None
     ]
     if signed:  # a contract is made when its last party signs
         return [max(signed, key=lambda v: v.normalized_value or "")]
     return [partial] if partial is not None else []
+
+
+# "this 20th day of Friday, March 2020", "1st day of --- November, 2003": the day the
+# recognizer's "March 2020" left out, across what a form or a rendering put between.
+_DAY_OF = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+day\s+of\b[^.;\d]{0,60}$", re.IGNORECASE)
+
+
+def _with_day_before(doc: Document, entity: Mapping[str, Any], value: FieldValue) -> FieldValue:
+    if not re.fullmatch(r"[A-Za-z]+\.?,?\s+\d{4}", entity["text"].strip()):
+        return value  # only a month and a year
+    day = _DAY_OF.search(doc.text, max(0, entity["doc_start"] - 80), entity["doc_start"])
+    if day is None:
+        return value
+    iso = read_date(f"{day['day']} {entity['text']}", doc.order)
+    if iso is None:
+        return value
+    return replace(value, start=day.start(), normalized_value=iso, entity_id=None, entity_key=None, score=0.8)
+
+
+# "Hamburg, November 19th, 2012" above the signatures: where and when it was signed.
+_PLACE_AND_DATE = re.compile(r"(?:^|\n)[ \t]*[A-Z][A-Za-z .'’-]{1,30},[ \t]*$")
+_SIGNATURE_BELOW = re.compile(r"/s/|\bBy\s*:|\bSignature\b|\bSigned\b", re.IGNORECASE)
+
+
+def _signed(doc: Document, entity: Mapping[str, Any]) -> bool:
+    """A date of the signature blocks: "Date: …", "signed on …", "/s/ … <date>", or a place and
+    a date right above the signatures; not a labelled other date, nor another document's."""
+    before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
+    if _OTHER_LABEL.search(before) or _other_documents_date(
+        doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
+    ):
+        return False
+    if _SIGNED_DATE.search(before):
+        return True
+    below = doc.text[entity["doc_end"] : entity["doc_end"] + 150]
+    return bool(_PLACE_AND_DATE.search(before)) and _SIGNATURE_BELOW.search(below) is not None
+
+
+# A numeric date after a "Date:" label that no recognizer read ("Date: 3-14-18").
+_LABELLED_NUMERIC = re.compile(r"\bDate\s*:[ \t]*(?P<date>\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))(?![\d/.-])")
+
+
+def _labelled_numeric_dates(doc: Document) -> list[dict[str, Any]]:
+    known = {(e["doc_start"], e["doc_end"]) for e in doc.of_label("DATE")}
+    return [
+        {"doc_start": m.start("date"), "doc_end": m.end("date"), "text": m["date"], "label": "DATE"}
+        for m in _LABELLED_NUMERIC.finditer(doc.text)
+        if m.span("date") not in known
+    ]
+
+
+def _heading_date(doc: Document, entity: Mapping[str, Any]) -> bool:
+    """A date set under the title, alone on its line ("AGENCY AGREEMENT\nMay 14, 2014"), or
+    ending a line that names the agreement ("Hosting Agreement between A and B, 18/9/2008")."""
+    line_start = doc.text.rfind("\n", 0, entity["doc_start"]) + 1
+    line_end = doc.text.find("\n", entity["doc_end"])
+    line_end = len(doc.text) if line_end == -1 else line_end
+    if doc.text[entity["doc_end"] : line_end].strip(" \t.,") != "":
+        return False
+    head = doc.text[line_start : entity["doc_start"]].strip(" \t,")
+    if head:
+        return _TITLE_WORD.search(head) is not None and _BETWEEN.search(head) is not None
+    above = doc.text[max(0, line_start - 200) : line_start].rstrip().rsplit("\n", 1)[-1]
+    return _TITLE_WORD.search(above) is not None and above.strip().isupper()
 
 
 def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[FieldValue]:
