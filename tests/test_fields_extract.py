@@ -411,3 +411,17 @@ def test_clause_numbers_are_not_date_evidence():
 )
 def test_agreement_dates_under_the_title_by_the_signatures_or_with_their_day_apart(text, date):
     assert _values(text, "agreement_date") == [date]
+
+
+def test_the_signatories_of_a_short_agreement_without_a_party_clause():
+    text = (
+        "JOINT FILING AGREEMENT\nThe undersigned hereby agree to the joint filing of this statement.\n"
+        "Dated: April 8, 2020\n"
+        "YA II PN, Ltd.\nBy: /s/ Troy J. Rillo\nChief Compliance Officer\n"
+        "Yorkville Advisors Global, LP\nBy: Yorkville Advisors GP, LLC, its general partner\nBy: /s/ Troy J. Rillo\n"
+    )
+    assert [v.normalized_value for v in fields(text)["party"]] == [
+        "YA II PN, Ltd.",
+        "Yorkville Advisors Global, LP",
+        "Yorkville Advisors GP, LLC",
+    ]

@@ -304,11 +304,22 @@ def _name_like(doc: Document, name: Mapping[str, Any]) -> bool:
 _BY_LINE = re.compile(r"^[ \t]*(?:By|BY)[ \t]*:", re.MULTILINE)
 
 
+# "By: Clarus IV GP, L.P., its general partner", "By:Yorkville Advisors Global, LLC\nIts:General
+# Partner": a partnership's or a fund's manager signs for it, and is bound too.
+_SIGNS_FOR = re.compile(
+    r"[ \t]*,?[ \t]*(?:its|as)[ \t]*:?[ \t]*(?:sole[ \t]+)?(?:general[ \t]+partner|managing[ \t]+member|manager|"
+    r"investment[ \t]+(?:manager|adviser|advisor)|trustee)\b",
+    re.IGNORECASE,
+)
+
+
 def _signing_names(doc: Document) -> list[Mapping[str, Any]]:
-    """The names that sign: an ORG (or PERSON) alone on one of the three lines above a "By:"
-    line of a signature block ("ACME CORP.\nBy: ____\nName: …")."""
+    """The names that sign: an ORG alone on one of the three lines above a "By:" line of a
+    signature block ("ACME CORP.\nBy: ____\nName: …"), and the manager or general partner that
+    signs for one ("By: Acme GP, L.P., its general partner"). Signature blocks are read
+    wherever they are: a short joint filing agreement is all preamble."""
     names = []
-    for by in _BY_LINE.finditer(doc.text, doc.preamble_end):
+    for by in _BY_LINE.finditer(doc.text):
         above = doc.text.rfind("\n", 0, max(0, by.start() - 1))
         for _ in range(2):
             above = doc.text.rfind("\n", 0, max(0, above))
@@ -318,6 +329,14 @@ def _signing_names(doc: Document) -> list[Mapping[str, Any]]:
             line_end = doc.text.find("\n", entity["doc_end"])
             line = doc.text[line_start : line_end if line_end != -1 else len(doc.text)]
             if line.strip(" \t:,") == entity["text"].strip() and entity.get("rule") == "org-legal-form":
+                names.append(entity)
+        line_end = doc.text.find("\n", by.end())
+        for entity in doc.of_label("ORG", start=by.end(), end=line_end if line_end != -1 else len(doc.text)):
+            if (
+                entity.get("rule") == "org-legal-form"
+                and doc.text[by.end() : entity["doc_start"]].strip() == ""
+                and _SIGNS_FOR.match(doc.text, entity["doc_end"], entity["doc_end"] + 60)
+            ):
                 names.append(entity)
     return names
 
