@@ -298,6 +298,12 @@ def _values(text: str, field: str) -> list:
         ),
         ("This Agreement is governed by the laws of Hong\nKong.", "Hong Kong"),
         ("This Agreement is governed by the laws of the Republic of Korea.", "South Korea"),
+        (
+            "This Agreement shall be governed by the internal laws, and not by the laws regarding conflicts of laws, "
+            "of the State of North Carolina.",
+            "North Carolina",
+        ),
+        ("This Agreement shall be construed in accordance with and governed by the laws ofthe State ofTexas.", "Texas"),
     ],
 )
 def test_the_governing_place_ends_where_its_name_does(clause, law):
@@ -425,3 +431,9 @@ def test_the_signatories_of_a_short_agreement_without_a_party_clause():
         "Yorkville Advisors Global, LP",
         "Yorkville Advisors GP, LLC",
     ]
+
+
+def test_an_effective_date_where_the_term_begins():
+    text = 'The duration of this Venture (the "Term") will begin on March 1, 2020 and continue until February 28, 2025.'
+    assert _values(text, "effective_date") == ["2020-03-01"]
+    assert _values(text, "expiration_date") == ["2025-02-28"]

@@ -375,7 +375,7 @@ _EFFECTIVE_DEFINED = re.compile(
 _EFFECTIVE_BEFORE = re.compile(
     r"(?:\beffective\s+(?:as\s+(?:of|from)|on|from)|[\"“](?:Effective|Commencement)\s+Date[\"”]\s+(?:shall\s+)?means?:?|"
     r"\b(?:Effective|Commencement)\s+Date\s*:|\bcome\s+into\s+(?:force|effect)\s+on|"
-    r"\b(?:shall|will)\s+(?:commence|become\s+effective)\s+(?:on|as\s+of))\s*(?:the\s+)?(?:day\s+of\s+)?$",
+    r"\b(?:shall|will)\s+(?:commence|begin|start|become\s+effective)\s+(?:on|as\s+of))\s*(?:the\s+)?(?:day\s+of\s+)?$",
     re.IGNORECASE,
 )
 _SIGNED_DATE = re.compile(
@@ -853,9 +853,10 @@ def _sentence_end(text: str, start: int) -> int:
 _LAW_CLAUSE = re.compile(
     r"\b(?:govern(?:ed|s)?|constru(?:ed|e|ction)|interpret(?:ed|ation)?|enforced|enforcement|determined|controlled|"
     r"appl(?:y|ies|ied))\b[^.;]{0,200}?"
-    r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?\s+(?:(?:in\s+force|applicable)\s+in\s+|of\s+)"
-    r"(?:the\s+)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
-    r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Canton)\s+of\s+)?(?:the\s+)?"
+    # "laws, of the State of", and a rendering's glued words: "laws ofthe State ofTexas"
+    r"\blaws?(?:\s+and\s+(?:decisions|regulations|rules|statutes))?,?\s+(?:(?:in\s+force|applicable)\s+in\s+|of\s*)"
+    r"(?:the\s*)?(?:internal\s+|substantive\s+)?(?:laws?\s+of\s+)?"
+    r"(?:(?:State|Commonwealth|Province|Republic|Kingdom|Canton)\s+of\s*)?(?:the\s+)?"
     r"(?P<place>(?-i:[A-Z][\w'’.-]*(?:(?:[ \t]+|[ \t]*\n[ \t]*)(?:and[ \t]+|of[ \t]+|the[ \t]+)?[A-Z][\w'’.-]*){0,5}))",
     re.IGNORECASE,
 )
