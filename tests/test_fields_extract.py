@@ -325,6 +325,7 @@ def test_a_renewal_takes_the_renewals_length_not_the_initial_terms():
         ("This Agreement shall be renewed automatically for another five (5) years upon the expiration.", "P5Y"),
         ("The Agreement shall continue automatically for successive annual periods thereafter.", "P1Y"),
         ("Thereafter, this Agreement shall be effective month to month, until terminated by either party.", "P1M"),
+        ("Without notification the contract will automatically extend for an additional month of service.", "P1M"),
     ],
 )
 def test_renewals_named_by_their_frequency(text, renewal):

@@ -606,6 +606,7 @@ _RENEWAL_FREQUENCY = re.compile(
     r"\bthereafter\b[^.;]{0,60}?\b(?P<thereafter>month[- ]to[- ]month|year[- ]to[- ]year)\b",
     re.IGNORECASE,
 )
+_BARE_UNIT = re.compile(r"(?P<unit>year|month|week|day)\b", re.IGNORECASE)
 # "renew for successive terms of the same duration": each renewal as long as the initial term.
 _SAME_DURATION = re.compile(
     r"\brenew\w*\b[^.;]{0,80}?\b(?:terms?|periods?)\s+of\s+(?:the\s+)?(?:same|equal|like)\s+(?:duration|length)\b",
@@ -700,6 +701,10 @@ def find_renewal_term(doc: Document, term: Sequence[FieldValue] = ()) -> list[Fi
             value = _duration_value(entity, "renewal_term", "renewal-clause", 0.85)
             if value is not None:
                 return [value]
+        unit = _BARE_UNIT.match(doc.text, clause.end())  # "for an additional month of service"
+        if unit:
+            period = {"year": "P1Y", "month": "P1M", "week": "P1W", "day": "P1D"}[unit["unit"].lower()]
+            return [FieldValue("renewal_term", unit.start("unit"), unit.end("unit"), period, "renewal-clause", 0.8)]
     frequency = _RENEWAL_FREQUENCY.search(doc.text)
     if frequency:
         group = next(g for g in ("word", "basis", "periods", "unit", "thereafter") if frequency[g])
