@@ -438,3 +438,17 @@ def test_an_effective_date_where_the_term_begins():
     text = 'The duration of this Venture (the "Term") will begin on March 1, 2020 and continue until February 28, 2025.'
     assert _values(text, "effective_date") == ["2020-03-01"]
     assert _values(text, "expiration_date") == ["2025-02-28"]
+
+
+def test_a_term_until_the_end_of_the_calendar_year_or_no_later_than_a_date():
+    text = (
+        'This Agreement is made as of May 8, 2014 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "This agreement shall begin upon its execution and shall remain in effect until the end of the current "
+        "calendar year."
+    )
+    assert _values(text, "expiration_date") == ["2014-12-31"]
+    text = (
+        "This Agreement shall commence as of the Effective Date and shall terminate five (5) years following the "
+        "launch of the first Website, but in no event later than February 28, 2013."
+    )
+    assert _values(text, "expiration_date") == ["2013-02-28"]

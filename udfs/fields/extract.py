@@ -756,6 +756,12 @@ _ENDING_SUBJECT = re.compile(
 )
 
 
+# In a term sentence: "… five (5) years following the launch, but in no event later than <date>".
+_NO_LATER_THAN = re.compile(r"\bno(?:t|\s+event)?\s+later\s+than\s+$", re.IGNORECASE)
+# "shall remain in effect until the end of the current calendar year": December 31 of the year it took effect.
+_CALENDAR_YEAR_END = re.compile(
+    r"\buntil\s+the\s+end\s+of\s+the\s+(?:current|then[- ]current|same|first)\s+calendar\s+year\b", re.IGNORECASE
+)
 # "Expiration Date: August 31, 2006", "TERM: November 01, 2014 to October 31, 2017".
 _EXPIRY_LABEL = re.compile(
     r"\b(?:expiration|expiry|termination|end)\s+date\s*:\s*$|\bterm\s*:\s*[^\n:]{0,40}?\s(?:to|through|until|-|–)\s+$",
@@ -781,12 +787,17 @@ def find_expiration_date(
     """A date the term clause says it ends on, or a labelled end date ("Expiration Date: …");
     else the effective date plus the initial term, when the term runs from the effective date
     (not from a launch or a first order the contract cannot date)."""
+    starts = [v for v in effective if v.normalized_value]
     for clause in _TERM_CLAUSE.finditer(doc.text):
         sentence_end = _sentence_end(doc.text, clause.end())
         for entity in _dates(doc, start=clause.start(), end=sentence_end):
             before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
-            if _EXPIRES_BEFORE.search(before):
+            if _EXPIRES_BEFORE.search(before) or _NO_LATER_THAN.search(before):
                 return [_date_value(doc, entity, "expiration_date", "term-clause", 0.85)]
+        year_end = _CALENDAR_YEAR_END.search(doc.text, clause.start(), sentence_end)
+        if year_end and starts:
+            ends = f"{(starts[0].normalized_value or '')[:4]}-12-31"
+            return [FieldValue("expiration_date", year_end.start(), year_end.end(), ends, "calendar-year-end", 0.75)]
     # The same of another subject that lasts ("This Second Amendment … shall expire on …").
     for entity in _dates(doc):
         before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
@@ -806,7 +817,6 @@ def find_expiration_date(
             value = _date_value(doc, entity, "expiration_date", "end-date-label", 0.8)
             if value.normalized_value is not None:
                 return [value]
-    starts = [v for v in effective if v.normalized_value]
     lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
     if starts and lengths and _runs_from_effective_date(doc, lengths[0]):
         ends = _add(starts[0].normalized_value or "", lengths[0].normalized_value or "")
