@@ -757,7 +757,7 @@ _ENDING_SUBJECT = re.compile(
 
 
 # In a term sentence: "… five (5) years following the launch, but in no event later than <date>".
-_NO_LATER_THAN = re.compile(r"\bno(?:t|\s+event)?\s+later\s+than\s+$", re.IGNORECASE)
+_NO_LATER_THAN = re.compile(r"\bin\s+no\s+event\s+later\s+than\s+$", re.IGNORECASE)
 # "shall remain in effect until the end of the current calendar year": December 31 of the year it took effect.
 _CALENDAR_YEAR_END = re.compile(
     r"\buntil\s+the\s+end\s+of\s+the\s+(?:current|then[- ]current|same|first)\s+calendar\s+year\b", re.IGNORECASE
