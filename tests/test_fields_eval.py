@@ -525,3 +525,15 @@ def test_the_command_prints_errors_scores_and_reliability(fields_lake, cuad_gold
     labels = {r["label"] for r in read_arrow(fields_lake, EVALUATIONS.name).to_pylist()}
     assert "governing_law" in labels and "ALL" in labels
     assert main(["eval", "fields", "--lake", str(fields_lake), "--gold", str(cuad_gold), "--fields", "fee"]) == 2
+
+
+def test_the_report_shows_the_latest_fields_evaluation_apart_from_ner(fields_lake, cuad_gold, tmp_path):
+    from jobs.ops.report import write_report
+
+    result = evaluate_fields(fields_lake, cuad_gold, now=NOW)
+    save_fields_evaluation(fields_lake, result)
+    page = write_report(fields_lake, tmp_path / "report.html").read_text()
+    assert 'id="evaluation"' not in page  # no NER evaluation: the fields rows are not shown as one
+    section = page[page.index('id="fields-evaluation"') :].replace("\n", "")
+    assert '<td>party</td><td class="num">4</td><td class="num">4</td><td class="num">3</td>' in section
+    assert "<td>ALL</td>" in section

@@ -121,7 +121,8 @@ class ReportData:
     quality_run: RunRecord | None = None
     quality: list[QualityResult] = field(default_factory=list)
     quarantine: list[SplitCount] = field(default_factory=list)  # "table / check" of quality_run
-    evaluation: list[dict[str, Any]] = field(default_factory=list)  # the latest evaluation's rows
+    evaluation: list[dict[str, Any]] = field(default_factory=list)  # the latest NER evaluation's rows
+    fields_evaluation: list[dict[str, Any]] = field(default_factory=list)  # the latest fields evaluation's rows
 
     @property
     def latest(self) -> RunRecord | None:
@@ -360,11 +361,14 @@ def _read(lake: str | Path, name: str, columns: list[str] | None = None) -> pa.T
     return read_arrow(lake, name, columns=[c for c in columns if c in available])
 
 
-def latest_evaluation(table: pa.Table | None) -> list[dict[str, Any]]:
-    """The rows of the newest evaluation (``docner eval``), labels first then ALL and MACRO."""
+def latest_evaluation(table: pa.Table | None, task: str = "ner") -> list[dict[str, Any]]:
+    """The rows of the newest evaluation of ``task`` (``docner eval ner`` / ``eval fields``),
+    labels (fields) first then ALL and MACRO."""
     if table is None or not table.num_rows:
         return []
-    rows = table.to_pylist()
+    rows = [r for r in table.to_pylist() if r["task"] == task]
+    if not rows:
+        return []
     newest = max(rows, key=lambda r: (r["evaluated_at"], r["eval_id"]))["eval_id"]
 
     def order(row: Mapping[str, Any]) -> tuple[int, str]:
@@ -401,7 +405,9 @@ def gather_report(lake: str | Path, *, max_runs: int = 30) -> ReportData:
         data.fields = field_coverage(contracts, latest_id)
         data.contracts = contracts.num_rows
 
-    data.evaluation = latest_evaluation(_read(root, "evaluations"))
+    evaluations = _read(root, "evaluations")
+    data.evaluation = latest_evaluation(evaluations, "ner")
+    data.fields_evaluation = latest_evaluation(evaluations, "fields")
     data.quality_run = quality_run(runs, root)
     if data.quality_run is not None:
         data.quality = load_quality_results(root, data.quality_run.run_id)

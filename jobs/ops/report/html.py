@@ -236,6 +236,8 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
             "column_figures": COLUMN_FIGURES,
         }
     context["evaluation"] = evaluation_table(data.evaluation)
+    context["fields_evaluation"] = data.fields_evaluation[0] if data.fields_evaluation else None
+    context["fields_rows"] = data.fields_evaluation
     return environment().get_template("page.html.j2").render(context)
 
 
