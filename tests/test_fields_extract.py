@@ -452,3 +452,56 @@ def test_a_term_until_the_end_of_the_calendar_year_or_no_later_than_a_date():
         "launch of the first Website, but in no event later than February 28, 2013."
     )
     assert _values(text, "expiration_date") == ["2013-02-28"]
+
+
+def test_a_term_from_the_date_hereof_gives_its_end():
+    text = (
+        'This Agreement is made as of March 15, 2019 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "The term of this Agreement shall be three (3) years from the date hereof."
+    )
+    assert _values(text, "expiration_date") == ["2022-03-15"]
+
+
+def test_what_lasts_beyond_the_term_does_not_end_it():
+    text = (
+        'This Agreement is made as of March 15, 2019 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "The confidentiality obligations of this Agreement shall remain in effect until December 31, 2030."
+    )
+    assert "expiration_date" not in fields(text)
+
+
+def test_the_date_of_the_agreement_an_amendment_amends_is_not_its_own():
+    text = (
+        "FIRST AMENDMENT\nThis First Amendment to the Loan Agreement dated as of May 1, 2010 is made between "
+        "Acme, Inc. and Beta LLC."
+    )
+    assert "agreement_date" not in fields(text)
+    own = 'This Agreement (this "Agreement") dated November 28, 2001 is made between Acme, Inc. and Beta LLC.'
+    assert _values(own, "agreement_date") == ["2001-11-28"]
+
+
+@pytest.mark.parametrize(
+    ("clause", "law"),
+    [
+        ("This Agreement shall be governed by the laws of the P.R.C. Any dispute goes to CIETAC.", "China"),
+        ("This Agreement shall be governed by the laws of the State of Texas\nARTICLE 12 NOTICES", "Texas"),
+    ],
+)
+def test_the_governing_place_stops_at_an_abbreviation_or_a_heading(clause, law):
+    assert _values(clause, "governing_law") == [law]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Buyer may extend the delivery deadline for an additional thirty (30) days by notice.",
+        "The annual renewal fee is payable in advance.",
+    ],
+)
+def test_what_is_extended_or_charged_is_not_a_renewal(text):
+    assert "renewal_term" not in fields(text)
+
+
+def test_a_title_in_capitals_without_its_form_of():
+    text = "Exhibit 99 FORM OF DEVELOPMENT AGREEMENT This Agreement is made between Acme, Inc. and Beta LLC."
+    assert _values(text, "document_title") == ["DEVELOPMENT AGREEMENT"]

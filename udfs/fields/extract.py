@@ -124,7 +124,13 @@ def find_title(doc: Document) -> list[FieldValue]:
     # of an agreement ("Exhibit 10.16 MARKETING AFFILIATE AGREEMENT This Agreement is made …").
     run = _CAPS_TITLE.search(doc.text, 0, TITLE_CHARS)
     if run:
-        return [FieldValue("document_title", run.start(), run.end(), " ".join(run.group().split()), "capitals", 0.75)]
+        form = _FORM_OF.match(doc.text, run.start(), run.end())
+        start = form.end() if form else run.start()
+        return [
+            FieldValue(
+                "document_title", start, run.end(), " ".join(doc.text[start : run.end()].split()), "capitals", 0.75
+            )
+        ]
     return []
 
 
@@ -140,7 +146,7 @@ def _whole_heading(text: str, start: int, end: int) -> tuple[int, int]:
         if line_end != -1 and text[end:line_end].strip() == "":
             lines = text[line_end + 1 :].split("\n", 2)
             tail = lines[0].strip()
-            if tail in ("FOR", "OF", "TO") and len(lines) > 1:
+            if tail in ("FOR", "OF", "ON", "IN") and len(lines) > 1:
                 tail = f"{tail} {lines[1].strip()}"
             continued = _HEADING_TAIL.fullmatch(tail)
             if continued:
@@ -392,9 +398,17 @@ _AGREEMENT_STRONG = re.compile(
 AGREEMENT_CHARS = 8000  # how far the strong cues are looked for
 # The date of another document: "confirmed by letter dated", "the letter agreements, dated",
 # "the Confidentiality Agreement between the parties dated" (not "this Agreement, dated").
-_OTHER_DOCUMENT = re.compile(
-    r"\b(?P<this>this\s+|these\s+)?(?:[\w-]+\s+){0,3}?(?:letters?|agreements?|amendments?|memorand(?:um|a)|contracts?|"
-    r"notices?|orders?|proposals?|plans?)\b[^.;]{0,50}?\bdated\s*$",
+_DOCUMENT_NOUN = re.compile(
+    r"\b(?:letters?|agreements?|amendments?|memorand(?:um|a)|contracts?|notices?|orders?|proposals?|plans?)\b",
+    re.IGNORECASE,
+)
+_DATED = re.compile(r"\bdated\s*(?:as\s+of\s*)?(?:the\s+)?$", re.IGNORECASE)
+# "this Consulting Agreement", "(this “Intellectual Property Agreement”)", "This License, Development and
+# Commercialization Agreement", or the document's own name opening its line ("SPONSORSHIP AGREEMENT, dated");
+# not "This First Amendment to the Loan Agreement".
+_THIS_BEFORE = re.compile(
+    r"\b(?:this|these)\s+(?:(?!(?:to|of|under|with)\b)[\w“”\"'‘’,&-]+\s+){0,6}$|"
+    r"(?:^|\n)[ \t]*(?-i:(?:[A-Z][\w,&-]*\s+){0,6})$",
     re.IGNORECASE,
 )
 # A labelled date that is not when the contract was signed: "Termination Date:", "Effective Date:".
@@ -406,8 +420,20 @@ _OTHER_LABEL = re.compile(
 
 
 def _other_documents_date(before: str) -> bool:
-    match = _OTHER_DOCUMENT.search(before)
-    return match is not None and not match["this"]
+    """``before`` (the text before a date) ends in "dated" after a document that is not this one:
+    the document named nearest "dated" decides ("This First Amendment to the Loan Agreement
+    dated": the loan agreement's date)."""
+    dated = _DATED.search(before)
+    if dated is None:
+        return False
+    nouns = [  # not a defined term in quotes: this "Agreement") dated
+        m
+        for m in _DOCUMENT_NOUN.finditer(before, max(0, dated.start() - 60), dated.start())
+        if before[max(0, m.start() - 1) : m.start()] not in ('"', "“", "'", "‘")
+    ]
+    if not nouns or re.search(r"[.;]", before[nouns[-1].end() : dated.start()]):
+        return False
+    return _THIS_BEFORE.search(before, 0, nouns[-1].start()) is None
 
 
 def _date_value(doc: Document, entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue:
@@ -441,7 +467,7 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
     partial = None
     for entity in _dates(doc, end=doc.preamble_end):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
-        if _AGREEMENT_CUE.search(before):
+        if _AGREEMENT_CUE.search(before) and not _other_documents_date(before):
             value = _date_value(doc, entity, "agreement_date", "preamble-date", 0.9)
             if value.normalized_value is None:
                 value = _with_day_before(doc, entity, value)
@@ -597,13 +623,19 @@ _RENEWAL = re.compile(
     re.IGNORECASE,
 )
 _RENEWAL_FREQUENCY = re.compile(
-    r"\b(?P<word>annual|yearly|month[- ]to[- ]month|monthly)\s+(?:automatic\s+)?renewals?\b|"
+    r"\b(?P<word>annual|yearly|month[- ]to[- ]month|monthly)\s+(?:automatic\s+)?renewals?\b"
+    r"(?!\s+(?:fees?|charges?|payments?|price))|"
     r"\brenew(?:s|ed)?\s+(?:automatically\s+|tacitly\s+)?(?:on\s+an?\s+)?"
     r"(?P<basis>annual|yearly|month[- ]to[- ]month|monthly)\s+basis\b|"
     r"\b(?:renew(?:s|ed)?|continue|extended)\s+(?:automatically\s+|tacitly\s+)?(?:for\s+)?(?:successive\s+)?"
     r"(?P<periods>annual|yearly|monthly)\s+(?:periods|terms)\b|"
     r"\brenew(?:s|ed)?\s+(?:automatically\s+|tacitly\s+)?(?P<every>every|each)\s+(?P<unit>year|month)\b|"
     r"\bthereafter\b[^.;]{0,60}?\b(?P<thereafter>month[- ]to[- ]month|year[- ]to[- ]year)\b",
+    re.IGNORECASE,
+)
+# What is extended but is not the contract: a deadline, a payment, a cure period.
+_NOT_RENEWED = re.compile(
+    r"\b(?:deadlines?|due\s+dates?|payments?|deliver(?:y|ies)|cure\s+periods?|time\s+(?:for|to)|credit|invoices?)\b",
     re.IGNORECASE,
 )
 _BARE_UNIT = re.compile(r"(?P<unit>year|month|week|day)\b", re.IGNORECASE)
@@ -694,6 +726,8 @@ def find_renewal_term(doc: Document, term: Sequence[FieldValue] = ()) -> list[Fi
     """The length of each renewal: a duration right after "renew … for successive", or an
     annual or monthly renewal named by its frequency ("automatic annual renewals")."""
     for clause in _RENEWAL.finditer(doc.text):
+        if _NOT_RENEWED.search(doc.text, clause.start(), clause.end()):
+            continue  # "extend the delivery deadline for an additional thirty (30) days"
         # the duration the "successive", "additional" … words lead to, not the initial term's
         # ("renew on expiry of the initial three (3) year term for successive one (1) year periods")
         lead = clause.end() - len(clause.group().split()[-1]) - 1
@@ -775,8 +809,8 @@ _RELATIVE_TO = re.compile(
     re.IGNORECASE,
 )
 _ANCHOR = re.compile(
-    r"^(?:(?:initial\s+)?effective\s+date|commencement\s+date|date\s+(?:hereof|of\s+(?:this\s+agreement|execution|"
-    r"its\s+execution|signature))|execution\s+date|such\s+date)$",
+    r"(?:(?:initial\s+)?effective\s+date|commencement\s+date|date\s+(?:hereof|of\s+(?:this\s+agreement|execution|"
+    r"its\s+execution|signature))|execution\s+date|such\s+date)\b",
     re.IGNORECASE,
 )
 
@@ -790,6 +824,9 @@ def find_expiration_date(
     starts = [v for v in effective if v.normalized_value]
     for clause in _TERM_CLAUSE.finditer(doc.text):
         sentence_end = _sentence_end(doc.text, clause.end())
+        sentence_start = max(doc.text.rfind(". ", 0, clause.start()), doc.text.rfind("\n\n", 0, clause.start())) + 1
+        if _NOT_TERM_SENTENCE.search(doc.text, sentence_start, sentence_end):
+            continue  # "the confidentiality obligations … shall remain in effect until …"
         for entity in _dates(doc, start=clause.start(), end=sentence_end):
             before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
             if _EXPIRES_BEFORE.search(before) or _NO_LATER_THAN.search(before):
@@ -832,7 +869,7 @@ def _runs_from_effective_date(doc: Document, term: FieldValue) -> bool:
     sentence = doc.text[start : _sentence_end(doc.text, term.end)]
     if re.search(r"\b(?:later|earlier|earliest|latest)\s+of\b", sentence, re.IGNORECASE):
         return False  # "the later of (a) … or (b) …": no one date
-    return all(_ANCHOR.match(" ".join(m["anchor"].split())) for m in _RELATIVE_TO.finditer(sentence))
+    return all(_ANCHOR.match(sentence, m.start("anchor")) for m in _RELATIVE_TO.finditer(sentence))
 
 
 def _add(iso_date: str, duration: str) -> str | None:
@@ -889,6 +926,7 @@ _PLACE_STOP = re.compile(
     r"regardless|other|irrespective|exclusive|governing|and\s+(?:the\s+)?(?:federal|applicable|any|all))\b",
     re.IGNORECASE,
 )
+_ABBREVIATION_END = re.compile(r"\b(?:[A-Z]\.){2,}(?=\s+\S)")
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3})\.(?=\s|$)", re.IGNORECASE)
 _NOT_PLACE = re.compile(
     r"^(?:United\s+States(?:\s+of\s+America)?|U\.?S\.?A?\.?)$|^(?:this|such|any|said|its|their|each)\b", re.IGNORECASE
@@ -934,6 +972,12 @@ def find_governing_law(doc: Document) -> list[FieldValue]:
             place = place[: stop.start()] if stop else place
             full_stop = _SENTENCE_END.search(place)  # "Virginia. All disputes": the sentence ended
             place = place[: full_stop.start()] if full_stop else place
+            abbreviation = _ABBREVIATION_END.search(place)  # "P.R.C. Any dispute"
+            place = place[: abbreviation.end()] if abbreviation else place
+            if "\n" in place:  # "Hong\nKong", but not "Texas\nARTICLE 12"
+                head, tail = place.split("\n", 1)
+                if head.strip().isupper() != tail.strip().isupper():
+                    place = head
             trimmed = _PLACE_TAIL.sub("", place)
             if not trimmed or not trimmed[0].isupper() or _NOT_PLACE.search(trimmed):
                 continue
