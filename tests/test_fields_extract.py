@@ -505,3 +505,8 @@ def test_what_is_extended_or_charged_is_not_a_renewal(text):
 def test_a_title_in_capitals_without_its_form_of():
     text = "Exhibit 99 FORM OF DEVELOPMENT AGREEMENT This Agreement is made between Acme, Inc. and Beta LLC."
     assert _values(text, "document_title") == ["DEVELOPMENT AGREEMENT"]
+
+
+def test_a_term_clause_in_the_present_tense():
+    text = "3. Term. This Agreement remains in effect until December 31, 2025, unless terminated earlier."
+    assert _values(text, "expiration_date") == ["2025-12-31"]

@@ -577,6 +577,7 @@ def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[
 _TERM_CLAUSE = re.compile(
     r"\b(?:(?:initial\s+)?term\s+of\s+this\s+agreement|this\s+agreement|the\s+(?:initial\s+)?term)\b"
     r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|begin|start|expire|run|last|terminate|end)|is|"
+    r"remains|continues|commences|begins|expires|runs|lasts|terminates|ends|"
     r"for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
     re.IGNORECASE,
 )
