@@ -496,6 +496,10 @@ def test_the_governing_place_stops_at_an_abbreviation_or_a_heading(clause, law):
     [
         "Buyer may extend the delivery deadline for an additional thirty (30) days by notice.",
         "The annual renewal fee is payable in advance.",
+        "Reseller may offer extended warranty coverage for an additional twenty-four (24) months.",
+        "The Agreement may be extended for one (1) year upon the parties' mutual agreement in writing.",
+        "Either party may terminate if the term of the Services Agreement has not been renewed for an additional "
+        "term of one (1) year.",
     ],
 )
 def test_what_is_extended_or_charged_is_not_a_renewal(text):

@@ -634,9 +634,11 @@ _RENEWAL_FREQUENCY = re.compile(
     r"\bthereafter\b[^.;]{0,60}?\b(?P<thereafter>month[- ]to[- ]month|year[- ]to[- ]year)\b",
     re.IGNORECASE,
 )
-# What is extended but is not the contract: a deadline, a payment, a cure period.
+# What is extended but is not the contract (a deadline, a payment, a warranty), a renewal the
+# parties may agree on later, and one that did not happen ("has not been renewed").
 _NOT_RENEWED = re.compile(
-    r"\b(?:deadlines?|due\s+dates?|payments?|deliver(?:y|ies)|cure\s+periods?|time\s+(?:for|to)|credit|invoices?)\b",
+    r"\b(?:deadlines?|due\s+dates?|payments?|deliver(?:y|ies)|cure\s+periods?|time\s+(?:for|to)|credit|invoices?|"
+    r"warrant(?:y|ies)|coverage|mutual(?:ly)?|not\s+(?:been\s+)?(?:renewed|extended))\b",
     re.IGNORECASE,
 )
 _BARE_UNIT = re.compile(r"(?P<unit>year|month|week|day)\b", re.IGNORECASE)
@@ -727,7 +729,8 @@ def find_renewal_term(doc: Document, term: Sequence[FieldValue] = ()) -> list[Fi
     """The length of each renewal: a duration right after "renew … for successive", or an
     annual or monthly renewal named by its frequency ("automatic annual renewals")."""
     for clause in _RENEWAL.finditer(doc.text):
-        if _NOT_RENEWED.search(doc.text, clause.start(), clause.end()):
+        sentence_end = _sentence_end(doc.text, clause.end())
+        if _NOT_RENEWED.search(doc.text, max(0, clause.start() - 40), min(sentence_end, clause.end() + 80)):
             continue  # "extend the delivery deadline for an additional thirty (30) days"
         # the duration the "successive", "additional" … words lead to, not the initial term's
         # ("renew on expiry of the initial three (3) year term for successive one (1) year periods")
