@@ -514,3 +514,22 @@ def test_a_title_in_capitals_without_its_form_of():
 def test_a_term_clause_in_the_present_tense():
     text = "3. Term. This Agreement remains in effect until December 31, 2025, unless terminated earlier."
     assert _values(text, "expiration_date") == ["2025-12-31"]
+
+
+def test_signing_parties_with_an_article_or_a_signature_word_before_them():
+    text = (
+        "JOINT FILING AGREEMENT\nThe undersigned agree to file jointly.\n"
+        "THE GRILLED CHEESE TRUCK, INC.\nBy: /s/ Jane Roe\n"
+        "ATTEST: KIOSK CONCEPTS, INC.\nBy: /s/ John Doe\n"
+    )
+    keys = [v.entity_key for v in fields(text)["party"]]
+    assert keys == ["grilled cheese truck", "kiosk concepts"]
+
+
+def test_a_legal_form_the_recognizer_cut_short():
+    text = (
+        "This Agreement is made between Great Lakes Gas Transmission Limited Partnership and Acme, Inc., a "
+        "Delaware corporation."
+    )
+    names = [v.normalized_value for v in fields(text)["party"]]
+    assert "Great Lakes Gas Transmission Limited Partnership" in names

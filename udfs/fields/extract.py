@@ -199,7 +199,7 @@ def find_parties(doc: Document) -> list[FieldValue]:
         else:
             continue
         own = [e for e in definitions if e["refers_to_key"] == key and e["doc_start"] >= name["doc_end"]]
-        value = _party_value(name, method, score, own)
+        value = _party_value(doc, name, method, score, own)
         if after_between:
             value = _with_name_start(doc, value)
         found.setdefault(value.entity_key or key, value)
@@ -209,7 +209,7 @@ def find_parties(doc: Document) -> list[FieldValue]:
                 found.setdefault(value.entity_key or "", value)
     for name in _signing_names(doc):
         if name["entity_key"] not in found and not name.get("refers_to_key") and _name_like(doc, name):
-            found[name["entity_key"]] = _party_value(name, "signature-block", 0.7, [])
+            found[name["entity_key"]] = _party_value(doc, name, "signature-block", 0.7, [])
     return [value for key, value in found.items() if not _tail_of_other(key, value, found)]
 
 
@@ -310,6 +310,10 @@ def _name_like(doc: Document, name: Mapping[str, Any]) -> bool:
 _BY_LINE = re.compile(r"^[ \t]*(?:By|BY)[ \t]*:", re.MULTILINE)
 
 
+# What may stand before a signing party's name on its line: an article, a signature word.
+_LINE_LEAD = re.compile(
+    r"^(?:(?:ATTEST|Attest|WITNESS|Witness|ACCEPTED|Accepted|AGREED|Agreed)\b[:,]?\s+)?(?:(?:THE|The)\s+)?"
+)
 # "By: Clarus IV GP, L.P., its general partner", "By:Yorkville Advisors Global, LLC\nIts:General
 # Partner": a partnership's or a fund's manager signs for it, and is bound too.
 _SIGNS_FOR = re.compile(
@@ -334,7 +338,8 @@ def _signing_names(doc: Document) -> list[Mapping[str, Any]]:
             line_start = doc.text.rfind("\n", 0, entity["doc_start"]) + 1
             line_end = doc.text.find("\n", entity["doc_end"])
             line = doc.text[line_start : line_end if line_end != -1 else len(doc.text)]
-            if line.strip(" \t:,") == entity["text"].strip() and entity.get("rule") == "org-legal-form":
+            alone = _LINE_LEAD.sub("", line.strip(" \t:,"))  # "THE BLACKSTONE GROUP INC.", "ATTEST: KIOSK …"
+            if alone == _LINE_LEAD.sub("", entity["text"].strip()) and entity.get("rule") == "org-legal-form":
                 names.append(entity)
         line_end = doc.text.find("\n", by.end())
         for entity in doc.of_label("ORG", start=by.end(), end=line_end if line_end != -1 else len(doc.text)):
@@ -347,7 +352,38 @@ def _signing_names(doc: Document) -> list[Mapping[str, Any]]:
     return names
 
 
-def _party_value(name: Mapping[str, Any], method: str, score: float, own: Sequence[Mapping[str, Any]]) -> FieldValue:
+# Words a recognizer took into a name from what stands before it in a heading or a signature block.
+_NAME_LEAD = re.compile(
+    r"(?:RECITALS\s+|Recitals\s+)?(?:WHEREAS|Whereas|ATTEST|Attest|WITNESS(?:ETH)?|Witness(?:eth)?|ACCEPTED|Accepted|"
+    r"AGREED|Agreed)\b[:,]?\s+"
+)
+# Legal-form words a recognizer left off the end: "Great Lakes Gas Transmission Limited" + "Partnership".
+_FORM_TAIL = re.compile(r"[ \t]+(?:Partnership|PARTNERSHIP|Company|COMPANY)\b")
+
+
+def _party_value(
+    doc: Document, name: Mapping[str, Any], method: str, score: float, own: Sequence[Mapping[str, Any]]
+) -> FieldValue:
+    """The party's row: the name without a heading's or a signature block's word before it
+    ("RECITALS WHEREAS, SINA Corporation", "ATTEST KIOSK CONCEPTS, INC."), with a legal form's
+    last word the recognizer left off ("… Limited" + "Partnership")."""
+    value = _plain_party_value(name, method, score, own)
+    lead = _NAME_LEAD.match(doc.text, value.start, value.end)
+    start = lead.end() if lead else value.start
+    end = value.end
+    if doc.text[value.start : value.end].split()[-1].rstrip(".,") in ("Limited", "LIMITED"):
+        tail = _FORM_TAIL.match(doc.text, value.end)
+        end = tail.end() if tail else end
+    if (start, end) == (value.start, value.end):
+        return value
+    written = doc.text[start:end]
+    key = entity_key("ORG", written)
+    return replace(value, start=start, end=end, normalized_value=_one_line(written), entity_id=None, entity_key=key)
+
+
+def _plain_party_value(
+    name: Mapping[str, Any], method: str, score: float, own: Sequence[Mapping[str, Any]]
+) -> FieldValue:
     role = next((e["text"] for e in own if e["label"] == "ALIAS"), None)
     alias = next((e["text"] for e in own if e["label"] != "ALIAS"), None) or role
     return FieldValue(
