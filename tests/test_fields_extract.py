@@ -533,3 +533,13 @@ def test_a_legal_form_the_recognizer_cut_short():
     )
     names = [v.normalized_value for v in fields(text)["party"]]
     assert "Great Lakes Gas Transmission Limited Partnership" in names
+
+
+def test_a_provision_of_the_agreement_is_not_its_term():
+    text = (
+        "8.5 Notwithstanding any other term of this Agreement, DCL shall within a period of five months of the "
+        "Commencement Date reduce the number of vehicles.\n"
+        "2. This Agreement shall commence on the Commencement Date and shall continue for an initial period of "
+        "five years until terminated."
+    )
+    assert _values(text, "term") == ["P5Y"]

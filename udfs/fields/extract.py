@@ -611,7 +611,9 @@ def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[
 # ---- term, renewal, notice --------------------------------------------------------------------
 
 _TERM_CLAUSE = re.compile(
-    r"\b(?:(?:initial\s+)?term\s+of\s+this\s+agreement|this\s+agreement|the\s+(?:initial\s+)?term)\b"
+    # not "any other term of this Agreement": a provision, not the term
+    r"\b(?<!other\s)(?<!any\s)(?<!each\s)(?:(?:initial\s+)?term\s+of\s+this\s+agreement|this\s+agreement|"
+    r"the\s+(?:initial\s+)?term)\b"
     r"[^.;]{0,160}?\b(?:(?:shall|will)\s+(?:be|continue|remain|commence|begin|start|expire|run|last|terminate|end)|is|"
     r"remains|continues|commences|begins|expires|runs|lasts|terminates|ends|"
     r"for\s+(?:a|an\s+initial)\s+(?:period|term))\b",
@@ -623,6 +625,8 @@ _TERM_LEAD = re.compile(
     r"(?:(?:initial|further|fixed)\s+)?(?:(?:period|term)\s+of\s+)?(?:the\s+)?(?:first\s+)?$",
     re.IGNORECASE,
 )
+# "shall within a period of five months": a time to act, not the term's length.
+_WITHIN = re.compile(r"\bwithin\s+(?:a\s+|the\s+)?(?:period\s+of\s+)?$", re.IGNORECASE)
 # A sentence about something else that lasts: what survives the term, confidentiality, a warranty.
 _NOT_TERM_SENTENCE = re.compile(
     r"\b(?:surviv\w*|confidential\w*|warrant\w*|non-?compet\w*|(?:after|following)\s+(?:the\s+)?"
@@ -739,7 +743,7 @@ def _term_of_clause(doc: Document, clause: re.Match[str]) -> FieldValue | None:
     for entity in doc.of_label("DURATION", start=clause.start(), end=sentence_end):
         lead = doc.text[max(clause.start(), entity["doc_start"] - 60) : entity["doc_start"]]
         tail = doc.text[entity["doc_end"] : entity["doc_end"] + 40]
-        if not _TERM_LEAD.search(lead) or _NOT_TERM_TAIL.match(tail):
+        if not _TERM_LEAD.search(lead) or _NOT_TERM_TAIL.match(tail) or _WITHIN.search(lead):
             continue  # a notice or cure period inside the sentence, not the term's length
         value = _duration_value(entity, "term", "term-clause", 0.85)
         if value is not None:
