@@ -877,8 +877,10 @@ def find_expiration_date(
                 return [_date_value(doc, entity, "expiration_date", "term-clause", 0.85)]
         year_end = _CALENDAR_YEAR_END.search(doc.text, clause.start(), sentence_end)
         if year_end and starts:
-            ends = f"{(starts[0].normalized_value or '')[:4]}-12-31"
-            return [FieldValue("expiration_date", year_end.start(), year_end.end(), ends, "calendar-year-end", 0.75)]
+            last_day = f"{(starts[0].normalized_value or '')[:4]}-12-31"
+            return [
+                FieldValue("expiration_date", year_end.start(), year_end.end(), last_day, "calendar-year-end", 0.75)
+            ]
     # The same of another subject that lasts ("This Second Amendment … shall expire on …").
     for entity in _dates(doc):
         before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
