@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow.compute as pc
 
@@ -286,36 +286,52 @@ def evaluate_ner(
             DocumentResult(document.file, row["doc_id"], (start, end), len(spans), len(predicted), unaligned)
         )
         states.append(row[ner_state])
-    _describe_model(result, lake, states)
+    describe_run(result, lake, states, NER.name)
     return result
 
 
-def _describe_model(result: Evaluation, lake: str | Path, states: Sequence[Mapping[str, Any]]) -> None:
-    """The NER run, models and stage version the evaluated entities come from."""
+class EvaluationResult(Protocol):
+    """What describe_run and save_evaluation read of an evaluation (eval ner, eval fields)."""
+
+    eval_id: str
+    run_id: str | None
+    model: str | None
+    model_version: str | None
+
+    def rows(self) -> list[dict[str, Any]]: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+def describe_run(result: EvaluationResult, lake: str | Path, states: Sequence[Mapping[str, Any]], stage: str) -> None:
+    """The run of ``stage``, its models and the stage version the evaluated rows come from
+    (``states``: the evaluated documents' states of that stage)."""
     if not states:
         return
     versions = {state["version"] for state in states}
     result.model_version = versions.pop() if len(versions) == 1 else "mixed"
     run_ids = sorted({state["run_id"] for state in states})
-    runs = read_arrow(lake, RUNS.name, ["run_id", "stage", "finished_at", "models"], pc.field("stage") == NER.name)
-    ner_runs = sorted((r for r in runs.to_pylist() if r["run_id"] in run_ids), key=lambda r: r["finished_at"])
-    if ner_runs:
-        latest = ner_runs[-1]
+    runs = read_arrow(lake, RUNS.name, ["run_id", "stage", "finished_at", "models"], pc.field("stage") == stage)
+    stage_runs = sorted((r for r in runs.to_pylist() if r["run_id"] in run_ids), key=lambda r: r["finished_at"])
+    if stage_runs:
+        latest = stage_runs[-1]
         result.run_id = latest["run_id"]
         models = dict(latest["models"]) if latest["models"] else {}
-        result.model = "; ".join(f"{backend}={model}" for backend, model in sorted(models.items())) or None
+        result.model = "; ".join(f"{name}={model}" for name, model in sorted(models.items())) or None
     else:
         result.run_id = run_ids[-1]
 
 
-def save_evaluation(lake: str | Path, result: Evaluation, out: str | Path | None = None) -> Path | None:
+def save_evaluation(
+    lake: str | Path, result: EvaluationResult, out: str | Path | None = None, task: str = "ner"
+) -> Path | None:
     """Append the rows to ``evaluations`` (one commit) and write the JSON result to ``out``."""
     write_arrow(
         arrow_rows(EVALUATIONS, result.rows()),
         lake,
         EVALUATIONS,
         txn=(f"docner/eval/{result.eval_id}", 1),
-        user_metadata=f"docner eval ner {result.eval_id}",
+        user_metadata=f"docner eval {task} {result.eval_id}",
     )
     if out is None:
         return None

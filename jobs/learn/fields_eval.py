@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,13 +23,12 @@ from typing import Any, Literal
 
 import pyarrow.compute as pc
 
-from jobs.atomic import write_atomically
 from jobs.catalog.stages import stage_spec
-from jobs.catalog.tables import CONTRACT_FIELDS, DOCUMENTS, EVALUATIONS, RUNS
+from jobs.catalog.tables import CONTRACT_FIELDS, DOCUMENTS
 from jobs.lake.state import STATE_COLUMNS
-from jobs.lake.tables import arrow_rows, read_arrow, write_arrow
-from jobs.learn.evaluate import new_eval_id, resolve_documents
-from jobs.learn.gold import GoldDocument, GoldProblem
+from jobs.lake.tables import read_arrow
+from jobs.learn.evaluate import describe_run, new_eval_id, resolve_documents, save_evaluation
+from jobs.learn.gold import GoldDocument, GoldProblem, jsonl_records
 from jobs.learn.scoring import ALL, f1
 from udfs.fields.dates import PIVOT
 from udfs.fields.extract import FIELD_NAMES, PERPETUAL, UNTIL_TERMINATED
@@ -206,18 +204,7 @@ def read_field_jsonl(raw: str, name: str, problems: list[GoldProblem]) -> Iterat
     set or alternatives; ``"value": null`` says the document does not state the field."""
     documents: dict[str, FieldsGoldDocument] = {}
     lines: dict[tuple[str, str], list[tuple[str, str | None]]] = {}  # (file, field) -> (where, value)
-    for number, line in enumerate(raw.splitlines(), 1):
-        where = f"{name}:{number}"
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append(GoldProblem(where, f"not JSON ({error.msg})"))
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("file"), str) or not record["file"]:
-            problems.append(GoldProblem(where, "a record needs a 'file' (the PDF's file name)"))
-            continue
+    for where, record in jsonl_records(raw, name, problems):
         field_name, value = record.get("field"), record.get("value")
         if field_name not in FIELD_NAMES:
             problems.append(GoldProblem(where, f"unknown field {field_name!r} (fields: {', '.join(FIELD_NAMES)})"))
@@ -976,40 +963,10 @@ def evaluate_fields(
         result.documents.append(DocumentResult(document.file, row["doc_id"], scored))
         states.append(state)
     result.extras = {name: result.extras[name] for name in (EFFECTIVE_STATED, TERM_PERPETUAL) if name in result.extras}
-    _describe_run(result, lake, states)
+    describe_run(result, lake, states, FIELDS.name)
     return result
 
 
-def _describe_run(result: FieldsEvaluation, lake: str | Path, states: Sequence[Mapping[str, Any]]) -> None:
-    """The fields run and stage version the evaluated values come from."""
-    if not states:
-        return
-    versions = {state["version"] for state in states}
-    result.model_version = versions.pop() if len(versions) == 1 else "mixed"
-    run_ids = sorted({state["run_id"] for state in states})
-    runs = read_arrow(lake, RUNS.name, ["run_id", "stage", "finished_at", "models"], pc.field("stage") == FIELDS.name)
-    fields_runs = sorted((r for r in runs.to_pylist() if r["run_id"] in run_ids), key=lambda r: r["finished_at"])
-    if fields_runs:
-        latest = fields_runs[-1]
-        result.run_id = latest["run_id"]
-        models = dict(latest["models"]) if latest["models"] else {}
-        result.model = "; ".join(f"{name}={model}" for name, model in sorted(models.items())) or None
-    else:
-        result.run_id = run_ids[-1]
-
-
 def save_fields_evaluation(lake: str | Path, result: FieldsEvaluation, out: str | Path | None = None) -> Path | None:
-    """Append the rows to ``evaluations`` (one commit) and write the JSON result to ``out``, as
-    ``jobs.learn.evaluate.save_evaluation`` does for eval ner."""
-    write_arrow(
-        arrow_rows(EVALUATIONS, result.rows()),
-        lake,
-        EVALUATIONS,
-        txn=(f"docner/eval/{result.eval_id}", 1),
-        user_metadata=f"docner eval fields {result.eval_id}",
-    )
-    if out is None:
-        return None
-    target = Path(out)
-    write_atomically(target, json.dumps(result.summary(), indent=1, ensure_ascii=False, default=str) + "\n")
-    return target
+    """Append the rows to ``evaluations`` (one commit) and write the JSON result to ``out``."""
+    return save_evaluation(lake, result, out, task="fields")

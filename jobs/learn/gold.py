@@ -98,7 +98,8 @@ def _spans(raw: Any, where: str, problems: list[GoldProblem]) -> list[GoldSpan]:
     return spans
 
 
-def _jsonl(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[GoldDocument]:
+def jsonl_records(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) of each JSON line that names its ``file``; the others are problems."""
     for number, line in enumerate(raw.splitlines(), 1):
         where = f"{name}:{number}"
         if not line.strip():
@@ -111,6 +112,11 @@ def _jsonl(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[GoldDoc
         if not isinstance(record, dict) or not isinstance(record.get("file"), str) or not record["file"]:
             problems.append(GoldProblem(where, "a record needs a 'file' (the PDF's file name)"))
             continue
+        yield where, record
+
+
+def _jsonl(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[GoldDocument]:
+    for where, record in jsonl_records(raw, name, problems):
         text = record.get("text")
         if text is not None and not isinstance(text, str):
             problems.append(GoldProblem(where, "'text' is not a string"))

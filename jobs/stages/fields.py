@@ -9,7 +9,6 @@ entities: a field the document does not state is listed as missing, never made u
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -24,22 +23,20 @@ from jobs.catalog.tables import CONTRACT_FIELDS, CONTRACTS, ENTITIES, PAGES
 from jobs.config import DocnerConfig, options_from, resolve_conf_path
 from jobs.lake.state import STATE_COLUMNS
 from jobs.lake.tables import read_table
-from jobs.lake.views import PAGE_BREAK, document_text
+from jobs.lake.views import document_text
 from jobs.ops.progress import ProgressCounters, counted_input
 from jobs.stages.base import (
     Output,
     StageContext,
     StageResult,
-    balanced_bins,
     documents_to_process,
-    partition_keys,
     publish_outcomes,
     status_counts,
 )
-from jobs.stages.ner import transform_spread, with_word_boxes
+from jobs.stages.ner import document_sizes, spread_by_size, transform_statuses, with_text_slice, with_word_boxes
 from jobs.stages.runs import record_run
 from jobs.stages.versions import fields_version
-from udfs.errors import STATUS_FAILED, STATUS_OK
+from udfs.errors import STATUS_OK
 from udfs.fields.calibrate import NO_CALIBRATION, load_calibration
 from udfs.fields.run import ENTITY_COLUMNS, FieldsOptions, fields_batches
 from udfs.ner.places import load_places
@@ -124,13 +121,7 @@ def contract_rows(outcomes_df: DataFrame, run_id: str) -> DataFrame:
 def field_frames(rows: DataFrame, documents_df: DataFrame) -> dict[str, DataFrame]:
     """What the ``contract_fields`` suite checks: the rows with their document's text length and
     the slice of it at [doc_start, doc_end)."""
-    texts = documents_df.select("doc_id", F.length("text").alias("_doc_text_len"), F.col("text").alias("_doc_text"))
-    checked = (
-        rows.join(texts, "doc_id", "left")
-        .withColumn("_doc_text_slice", F.expr("substring(_doc_text, doc_start + 1, doc_end - doc_start)"))
-        .drop("_doc_text")
-    )
-    return {"rows": checked}
+    return {"rows": with_text_slice(rows, documents_df)}
 
 
 def field_figures(rows: DataFrame) -> dict[str, Any]:
@@ -167,16 +158,6 @@ def summarize_outcomes(outcomes_df: DataFrame) -> list[str]:
     return [f"{unplaced} field value(s) dropped: evidence not on a page"] if unplaced else []
 
 
-def transform_statuses(outcomes_df: DataFrame) -> DataFrame:
-    """Each document's outcome: ok (whatever fields it states), or failed with the error."""
-    return outcomes_df.select(
-        "doc_id",
-        F.when(F.col("error_class").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.lit(STATUS_OK)).alias("status"),
-        "error_class",
-        "error_message",
-    )
-
-
 def run_fields(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     """Find the key fields of the documents recognized but not yet read with this stage
     version (finders, calibration, gazetteer, settings, code); all recognized ones with
@@ -198,25 +179,13 @@ def run_fields(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
             )
             entities_df = read_table(spark, ctx.lake, ENTITIES.name).where(F.col("doc_id").isin(doc_ids))
             ctx.describe("size the documents")
-            measured = (
-                pages_df.groupBy("doc_id")
-                .agg(
-                    (F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"),
-                    F.count("*").alias("pages"),
-                )
-                .collect()
-            )
-            sizes = dict.fromkeys(doc_ids, 0) | {r["doc_id"]: int(r["chars"]) for r in measured}
-            progress.pages_total = sum(int(r["pages"]) for r in measured)
-            slots = int(spark.sparkContext.defaultParallelism)
-            tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.fields.chars_per_task), slots))
+            measured, progress.pages_total = document_sizes(pages_df)
+            sizes = dict.fromkeys(doc_ids, 0) | measured  # a document without an ok page gets an outcome too
             doc_ids_df = spark.createDataFrame(
                 [(d,) for d in doc_ids], T.StructType([T.StructField("doc_id", T.StringType(), False)])
             )
-            documents_df = transform_spread(
-                transform_documents(doc_ids_df, pages_df, entities_df),
-                balanced_bins(sizes, tasks),
-                partition_keys(spark, tasks),
+            documents_df = spread_by_size(
+                ctx, transform_documents(doc_ids_df, pages_df, entities_df), sizes, ctx.config.fields.chars_per_task
             )
             outcomes_df = transform_fields(documents_df, options, progress.counters)
             ctx.describe(f"find the key fields of {len(doc_ids)} document(s), check and write them")

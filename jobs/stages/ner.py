@@ -132,6 +132,24 @@ def resource_profile(settings: ResourceSettings) -> ResourceProfile | None:
     return ResourceProfileBuilder().require(executor).require(task).build
 
 
+def document_sizes(pages_df: DataFrame) -> tuple[dict[str, int], int]:
+    """Each document's ``document_text`` length (its pages and the breaks between them), and the
+    pages in all (one Spark job)."""
+    measured = (
+        pages_df.groupBy("doc_id")
+        .agg((F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"), F.count("*").alias("pages"))
+        .collect()
+    )
+    return {r["doc_id"]: int(r["chars"]) for r in measured}, sum(int(r["pages"]) for r in measured)
+
+
+def spread_by_size(ctx: StageContext, documents_df: DataFrame, sizes: dict[str, int], chars_per_task: int) -> DataFrame:
+    """Whole documents onto about ``chars_per_task`` characters a task (at least one task a slot
+    while there are documents for it), the largest first onto the least loaded task."""
+    tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / chars_per_task), _slots(ctx)))
+    return transform_spread(documents_df, balanced_bins(sizes, tasks), partition_keys(ctx.spark, tasks))
+
+
 def transform_spread(documents_df: DataFrame, bins: dict[str, int], keys: list[int]) -> DataFrame:
     """Each document into the task its bin names (``keys``: from ``partition_keys``)."""
     spark = documents_df.sparkSession
@@ -208,21 +226,12 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
                 F.col("doc_id").isin(doc_ids) & (F.col("status") == STATUS_OK)
             )
             ctx.describe("size the documents")
-            measured = (
-                pages_df.groupBy("doc_id")
-                .agg(
-                    (F.sum("char_count") + F.count("*") * len(PAGE_BREAK)).alias("chars"),
-                    F.count("*").alias("pages"),
-                )
-                .collect()
-            )
-            sizes = {r["doc_id"]: int(r["chars"]) for r in measured}
-            progress.pages_total = sum(int(r["pages"]) for r in measured)
-            tasks = min(len(sizes), max(1, math.ceil(sum(sizes.values()) / ctx.config.ner.chars_per_task), _slots(ctx)))
-            documents_df = transform_spread(
+            sizes, progress.pages_total = document_sizes(pages_df)
+            documents_df = spread_by_size(
+                ctx,
                 document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text")),
-                balanced_bins(sizes, tasks),
-                partition_keys(ctx.spark, tasks),
+                sizes,
+                ctx.config.ner.chars_per_task,
             )
             profile = resource_profile(ctx.config.ner.resources)
             if profile is not None and local:
@@ -314,14 +323,19 @@ def run_figures(result: StageResult) -> dict[str, Any]:
 def entity_frames(rows: DataFrame, documents_df: DataFrame) -> dict[str, DataFrame]:
     """What the ``entities`` suite checks: the rows with their document's text length and the
     slice of it at [doc_start, doc_end), and the entity count of each document."""
+    per_document = rows.groupBy("doc_id").agg(F.count("*").cast("int").alias("entities"))
+    return {"rows": with_text_slice(rows, documents_df), "_per_document": per_document}
+
+
+def with_text_slice(rows: DataFrame, documents_df: DataFrame) -> DataFrame:
+    """Rows with [doc_start, doc_end) into ``document_text``, with that text's length and the
+    slice at their offsets (``_doc_text_len``, ``_doc_text_slice``), for a suite to compare."""
     texts = documents_df.select("doc_id", F.length("text").alias("_doc_text_len"), F.col("text").alias("_doc_text"))
-    checked = (
+    return (
         rows.join(texts, "doc_id", "left")
         .withColumn("_doc_text_slice", F.expr("substring(_doc_text, doc_start + 1, doc_end - doc_start)"))
         .drop("_doc_text")
     )
-    per_document = rows.groupBy("doc_id").agg(F.count("*").cast("int").alias("entities"))
-    return {"rows": checked, "_per_document": per_document}
 
 
 def search_documents(documents_df: DataFrame, outcomes_df: DataFrame) -> DataFrame:
@@ -340,7 +354,7 @@ def search_documents(documents_df: DataFrame, outcomes_df: DataFrame) -> DataFra
 
 
 def transform_statuses(outcomes_df: DataFrame) -> DataFrame:
-    """Each document's NER outcome: ok, or failed with the error."""
+    """Each document's outcome from its UDF row (NER, fields): ok, or failed with the error."""
     return outcomes_df.select(
         "doc_id",
         F.when(F.col("error_class").isNotNull(), F.lit(STATUS_FAILED)).otherwise(F.lit(STATUS_OK)).alias("status"),

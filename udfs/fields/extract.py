@@ -868,8 +868,7 @@ def find_expiration_date(
     starts = [v for v in effective if v.normalized_value]
     for clause in _TERM_CLAUSE.finditer(doc.text):
         sentence_end = _sentence_end(doc.text, clause.end())
-        sentence_start = max(doc.text.rfind(". ", 0, clause.start()), doc.text.rfind("\n\n", 0, clause.start())) + 1
-        if _NOT_TERM_SENTENCE.search(doc.text, sentence_start, sentence_end):
+        if _NOT_TERM_SENTENCE.search(doc.text, _sentence_start(doc.text, clause.start()), sentence_end):
             continue  # "the confidentiality obligations … shall remain in effect until …"
         for entity in _dates(doc, start=clause.start(), end=sentence_end):
             before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
@@ -886,8 +885,7 @@ def find_expiration_date(
         before = doc.text[max(0, entity["doc_start"] - 50) : entity["doc_start"]]
         if not _EXPIRES_BEFORE.search(before):
             continue
-        start = max(doc.text.rfind(". ", 0, entity["doc_start"]), doc.text.rfind("\n\n", 0, entity["doc_start"])) + 1
-        sentence = doc.text[start : entity["doc_start"]]
+        sentence = doc.text[_sentence_start(doc.text, entity["doc_start"]) : entity["doc_start"]]
         if (
             _ENDING_SUBJECT.search(sentence)
             and (_TERM_SENTENCE.search(sentence) or re.search(r"\bterm\b", sentence, re.IGNORECASE))
@@ -911,8 +909,7 @@ def find_expiration_date(
 
 def _runs_from_effective_date(doc: Document, term: FieldValue) -> bool:
     """Whether the term's sentence counts it from the effective date (or names no start)."""
-    start = max(doc.text.rfind(". ", 0, term.start), doc.text.rfind("\n\n", 0, term.start)) + 1
-    sentence = doc.text[start : _sentence_end(doc.text, term.end)]
+    sentence = doc.text[_sentence_start(doc.text, term.start) : _sentence_end(doc.text, term.end)]
     if re.search(r"\b(?:later|earlier|earliest|latest)\s+of\b", sentence, re.IGNORECASE):
         return False  # "the later of (a) … or (b) …": no one date
     return all(_ANCHOR.match(sentence, m.start("anchor")) for m in _RELATIVE_TO.finditer(sentence))
@@ -941,9 +938,17 @@ def _days_in(year: int, month: int) -> int:
     return (following - date(year, month, 1)).days
 
 
+_SENTENCE_STOP = re.compile(r"\.\s+[A-Z(]|;|\n\s*\n")
+
+
 def _sentence_end(text: str, start: int) -> int:
-    stop = re.compile(r"\.\s+[A-Z(]|;|\n\s*\n").search(text, start, min(len(text), start + 600))
+    stop = _SENTENCE_STOP.search(text, start, min(len(text), start + 600))
     return stop.start() + 1 if stop else min(len(text), start + 600)
+
+
+def _sentence_start(text: str, at: int) -> int:
+    """Where the sentence holding ``at`` starts: after the last full stop or blank line before it."""
+    return max(text.rfind(". ", 0, at), text.rfind("\n\n", 0, at)) + 1
 
 
 # ---- governing_law -----------------------------------------------------------------------------
