@@ -274,6 +274,9 @@ class FieldsSettings(_Section):
     # The fields written (every finder runs: some read the fields before them); null: all.
     fields: list[str] | None = None
     chars_per_task: int = Field(5_000_000, ge=1000)  # document text one task reads (documents stay whole)
+    # The phrases that state each field: a rule file of kind: fields, or the rules directory that
+    # holds one (beside the entity rules), relative to the conf directory.
+    rules: str = Field("rules", min_length=1)
     # The confidence table fitted on gold (`docner eval fields --write-calibration`), relative to
     # the conf directory; null: each finder's raw score is the confidence.
     calibration: str | None = "fields/calibration.json"

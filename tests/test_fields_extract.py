@@ -13,11 +13,13 @@ from jobs.config import load_config
 from jobs.stages.ner import ner_options
 from udfs.fields.dates import DateOrder, date_order, read_date
 from udfs.fields.extract import FIELD_NAMES, FINDERS, PERPETUAL, extract_fields
+from udfs.fields.rules import load_field_rules
 from udfs.ner.places import load_places
 from udfs.ner.recognize import build_backends, entity_rows, recognize_texts
 
 OPTIONS = ner_options(load_config("local", overrides=["ner.backends=[rules]"]))
 BACKENDS = build_backends(OPTIONS)
+RULES = load_field_rules(Path(__file__).resolve().parent.parent / "conf" / "rules")
 
 
 def entities(text: str) -> list[dict]:
@@ -29,7 +31,7 @@ def entities(text: str) -> list[dict]:
 
 def fields(text: str) -> dict[str, list]:
     found: dict[str, list] = {}
-    for value in extract_fields(text, entities(text)):
+    for value in extract_fields(text, entities(text), RULES):
         found.setdefault(value.field, []).append(value)
     return found
 
@@ -72,8 +74,8 @@ def test_a_contract_gives_every_field_it_states_with_evidence_in_the_text():
 
 def test_a_field_the_contract_does_not_state_has_no_value():
     text = "MEMO\nThe parties met on a sunny day and talked about robots for a while.\n"
-    assert extract_fields(text, entities(text)) == []
-    assert extract_fields("", []) == []
+    assert extract_fields(text, entities(text), RULES) == []
+    assert extract_fields("", [], RULES) == []
 
 
 def test_an_effective_date_the_contract_defines_is_not_its_agreement_date():
@@ -143,7 +145,7 @@ def test_the_registry_lists_every_field_once_in_order():
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.sampled_from([*CONTRACT[:400], "\n", "(", '"']), max_size=400))
 def test_every_value_points_into_the_text(text):
-    for value in extract_fields(text, entities(text)):
+    for value in extract_fields(text, entities(text), RULES):
         assert 0 <= value.start < value.end <= len(text)
         assert value.field in FIELD_NAMES and 0 <= value.score <= 1
 
@@ -201,7 +203,7 @@ def test_a_place_an_address_or_a_common_word_is_no_party():
         {"doc_start": text.index("Nevada"), "doc_end": text.index("Nevada") + 6, "text": "Nevada", "label": "ORG",
          "entity_key": "nevada", "refers_to_key": None, "rule": None},
     ]  # fmt: skip
-    names = [v.normalized_value for v in extract_fields(text, rows, places) if v.field == "party"]
+    names = [v.normalized_value for v in extract_fields(text, rows, RULES, places) if v.field == "party"]
     assert names == ["Acme Robotics, Inc."]
 
 
@@ -273,7 +275,7 @@ def test_a_person_who_is_a_party_is_one():
         {"doc_start": start, "doc_end": start + 10, "text": "Paul Silas", "label": "PERSON",
          "entity_key": "paul silas", "refers_to_key": None, "rule": None}
     )  # fmt: skip
-    found = [(v.normalized_value, v.method) for v in extract_fields(text, rows) if v.field == "party"]
+    found = [(v.normalized_value, v.method) for v in extract_fields(text, rows, RULES) if v.field == "party"]
     assert ("Paul Silas", "individual-party") in found
 
 

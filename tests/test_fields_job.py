@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from udfs.fields.calibrate import Calibration, CalibrationError, fit, load_calibration
 from udfs.fields.extract import FIELD_NAMES
+from udfs.fields.rules import load_field_rules
 from udfs.fields.run import ENTITY_COLUMNS, FieldsOptions, contract_summary, document_outcome, field_rows
 
 PAGE_1 = (
@@ -17,6 +19,7 @@ PAGE_1 = (
     '("Provider") and Globex Corporation ("Client").'
 )
 PAGE_2 = "This Agreement is governed by the laws of the State of Delaware."
+RULES = load_field_rules(Path(__file__).resolve().parent.parent / "conf" / "rules")
 TEXT = PAGE_1 + "\n\n" + PAGE_2
 PAGES = [
     {"page_no": 1, "start": 0, "end": len(PAGE_1)},
@@ -54,7 +57,7 @@ ITEM = {"doc_id": "d1", "text": TEXT, "pages": PAGES, "entities": ENTITIES}
 
 
 def test_a_contract_gets_its_fields_with_evidence_on_its_pages():
-    outcome = document_outcome(ITEM, FieldsOptions())
+    outcome = document_outcome(ITEM, FieldsOptions(RULES))
     assert outcome["error_class"] is None and outcome["unplaced"] == 0
     rows = outcome["values"]
     by_field = {}
@@ -82,7 +85,7 @@ def test_a_document_without_text_or_entities_is_ok_with_every_field_missing():
         {"doc_id": "d", "text": None, "pages": None, "entities": None},
         {"doc_id": "d", "text": "Le présent contrat est conclu entre les parties.", "pages": [], "entities": []},
     ):
-        outcome = document_outcome(item, FieldsOptions())
+        outcome = document_outcome(item, FieldsOptions(RULES))
         assert outcome["error_class"] is None and outcome["values"] == []
         assert outcome["contract"]["missing_fields"] == list(FIELD_NAMES)
         assert outcome["contract"]["parties"] == [] and outcome["contract"]["title"] is None
@@ -90,20 +93,20 @@ def test_a_document_without_text_or_entities_is_ok_with_every_field_missing():
 
 def test_a_failure_is_recorded_on_the_document_not_raised():
     broken = dict(ITEM, entities=[{"doc_start": 0}])  # an entity without its columns
-    outcome = document_outcome(broken, FieldsOptions())
+    outcome = document_outcome(broken, FieldsOptions(RULES))
     assert outcome["error_class"] == "KeyError" and outcome["contract"] is None and outcome["values"] == []
 
 
 def test_evidence_in_no_page_is_dropped_and_counted():
     # Only page 2 is stored: the preamble's values have nowhere to point.
-    outcome = document_outcome(dict(ITEM, pages=PAGES[1:]), FieldsOptions())
+    outcome = document_outcome(dict(ITEM, pages=PAGES[1:]), FieldsOptions(RULES))
     assert {r["field"] for r in outcome["values"]} == {"governing_law"}
     assert outcome["unplaced"] >= 3
     assert "party" in outcome["contract"]["missing_fields"]
 
 
 def test_only_the_configured_fields_are_written():
-    rows, _ = field_rows(TEXT, PAGES, ENTITIES, FieldsOptions(fields=("party", "governing_law")))
+    rows, _ = field_rows(TEXT, PAGES, ENTITIES, FieldsOptions(RULES, fields=("party", "governing_law")))
     assert {r["field"] for r in rows} == {"party", "governing_law"}
     # the fields not asked for are not "missing" either
     assert contract_summary(rows, ("party", "governing_law"))["missing_fields"] == []
@@ -111,7 +114,7 @@ def test_only_the_configured_fields_are_written():
 
 def test_ranks_follow_the_calibrated_confidence():
     calibration = Calibration({("party", "defined-party"): (1, 10), ("party", "listed-party"): (10, 10)})
-    rows, _ = field_rows(TEXT, PAGES, ENTITIES, FieldsOptions(calibration=calibration))
+    rows, _ = field_rows(TEXT, PAGES, ENTITIES, FieldsOptions(RULES, calibration=calibration))
     parties = [r for r in rows if r["field"] == "party"]
     assert [r["rank"] for r in parties] == list(range(1, len(parties) + 1))
     assert [r["confidence"] for r in parties] == sorted((r["confidence"] for r in parties), reverse=True)
@@ -218,7 +221,7 @@ def test_every_document_gets_one_outcome_through_spark(spark):
     doc_ids = spark.createDataFrame(
         [("d1",), ("d2",), ("d3",)], T.StructType([T.StructField("doc_id", T.StringType())])
     )
-    outcomes = transform_fields(transform_documents(doc_ids, pages_df, entities_df), FieldsOptions()).cache()
+    outcomes = transform_fields(transform_documents(doc_ids, pages_df, entities_df), FieldsOptions(RULES)).cache()
     assert sorted(r["doc_id"] for r in outcomes.where(F.col("error_class").isNull()).collect()) == ["d1", "d2", "d3"]
     contracts = {r["doc_id"]: r for r in contract_rows(outcomes, "r").collect()}
     assert set(contracts) == {"d1", "d2", "d3"} and contracts["d3"]["missing_fields"] == list(FIELD_NAMES)

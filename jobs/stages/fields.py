@@ -38,6 +38,7 @@ from jobs.stages.runs import record_run
 from jobs.stages.versions import fields_version
 from udfs.errors import STATUS_OK
 from udfs.fields.calibrate import NO_CALIBRATION, load_calibration
+from udfs.fields.rules import load_field_rules
 from udfs.fields.run import ENTITY_COLUMNS, FieldsOptions, fields_batches
 from udfs.ner.places import load_places
 
@@ -49,6 +50,7 @@ DRIVER_SETTINGS = {
     "chars_per_task": "task sizes (run_fields)",
     "calibration": "the file's Calibration, loaded on the driver (fields_options)",
     "places": "the file's Places, loaded on the driver (fields_options)",
+    "rules": "the file's FieldRules, loaded on the driver (fields_options)",
 }
 
 
@@ -64,6 +66,7 @@ def fields_options(config: DocnerConfig) -> FieldsOptions:
         settings,
         FieldsOptions,
         elsewhere=DRIVER_SETTINGS,
+        rules=load_field_rules(resolve_conf_path(config, settings.rules)),
         calibration=calibration,
         places=places,
     )
@@ -71,7 +74,7 @@ def fields_options(config: DocnerConfig) -> FieldsOptions:
 
 def option_files(options: FieldsOptions) -> dict[str, str]:
     """What the stage's files were, for its version and its ``runs`` row."""
-    files = {"calibration": options.calibration.digest}
+    files = {"rules": options.rules.digest, "calibration": options.calibration.digest}
     if options.places is not None:
         files["places"] = options.places.digest
     return files

@@ -19,6 +19,7 @@ import pyarrow as pa
 from udfs.errors import describe
 from udfs.fields.calibrate import NO_CALIBRATION, Calibration
 from udfs.fields.extract import FIELD_NAMES, FieldValue, extract_fields
+from udfs.fields.rules import FieldRules
 from udfs.ner.normalize import entity_key
 from udfs.ner.places import Places
 from udfs.ner.recognize import place_on_pages
@@ -43,6 +44,7 @@ SUMMARY_FIELDS = ("term", "renewal_term", "notice_period", "governing_law")
 class FieldsOptions:
     """The ``fields`` settings the tasks use, files read on the driver."""
 
+    rules: FieldRules  # the phrases that state each field (conf/rules/fields.yaml)
     fields: tuple[str, ...] | None = None  # the fields written (every finder runs: some read others); None: all
     places: Places | None = None
     calibration: Calibration = NO_CALIBRATION
@@ -60,7 +62,7 @@ def field_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """A document's field rows, ranked within each field (1: the highest confidence, ties in
     the finder's order), and how many values could not be placed on a page."""
-    found = [v for v in extract_fields(text, entities, options.places) if v.field in options.written]
+    found = [v for v in extract_fields(text, entities, options.rules, options.places) if v.field in options.written]
     rows: list[dict[str, Any]] = []
     unplaced = 0
     by_field: dict[str, list[tuple[FieldValue, float]]] = {}

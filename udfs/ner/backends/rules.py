@@ -17,6 +17,9 @@ A rule file::
         ignore_case: false
         group: null             # regex group (name or number) whose span is the entity
         description: optional, for people
+
+A rules directory may hold other stages' rule files beside these, marked by their ``kind``
+(``kind: fields``: the fields stage's phrases, udfs.fields.rules); they are skipped here.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import regex
 import yaml
@@ -40,6 +43,7 @@ _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _LABEL_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 _DEFINE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _MAX_SHOWN_VALUE = 200
+KIND = "entities"  # a rule file's `kind`; a rules directory may hold other stages' files (kind: fields)
 _CALL = regex.compile(r"\(\?&(\w+)\)")
 _UNION_MEMBER = regex.compile(r"(?:constrained-)?(?:int|str|float|bool)|.*[\[-].*")
 
@@ -81,6 +85,7 @@ class RuleFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    kind: Literal["entities"] = "entities"  # files of other kinds in a rules directory are other stages'
     name: Annotated[str, Field(pattern=_NAME_PATTERN)]
     version: Annotated[str, Field(min_length=1)]
     defines: dict[Annotated[str, Field(pattern=_DEFINE_NAME_PATTERN)], Annotated[str, Field(min_length=1)]] = Field(
@@ -184,8 +189,14 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     names: list[str] = []
     versions: list[str] = []
     defined_in: dict[str, Path] = {}
-    for path in _rule_files(paths):
-        rule_file = _read_rule_file(path)
+    for path, named in _rule_files(paths):
+        raw = _read_yaml(path)
+        kind = raw.get("kind", KIND) if isinstance(raw, dict) else KIND
+        if kind != KIND:
+            if named:
+                raise RulesError(f"{path}: a rule file of kind: {kind} (another stage's rules), not of entity rules")
+            continue  # another stage's rules beside the entity rules: kind: fields (udfs.fields.rules)
+        rule_file = _validate_rule_file(path, raw)
         names.append(rule_file.name)
         versions.append(rule_file.version)
         fragments = _expand_defines(path, rule_file.defines)
@@ -194,21 +205,24 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
                 raise RulesError(f"{path}: rule {spec.id!r}: id: already defined in {defined_in[spec.id]}")
             defined_in[spec.id] = path
             rules.append(_build_rule(path, spec, fragments))
+    if not names:
+        raise RulesError(f"no entity rule files in {', '.join(map(str, paths))} (only other stages' rule files)")
     return RuleSet("+".join(names), _content_hash(names, versions, rules), rules)
 
 
-def _rule_files(paths: Sequence[Path]) -> list[Path]:
+def _rule_files(paths: Sequence[Path]) -> list[tuple[Path, bool]]:
+    """The rule files of ``paths``, each with whether it was named itself (not found in a directory)."""
     if isinstance(paths, str | Path):  # a lone path is an easy slip; it means that one path
         paths = [Path(paths)]
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(path.glob("*.yaml"))
             if not found:
                 raise RulesError(f"{path}: no *.yaml rule files in this directory")
-            files.extend(found)
+            files.extend((file, False) for file in found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, True))
         else:
             raise RulesError(f"{path}: no such rule file or directory")
     if not files:
@@ -216,11 +230,14 @@ def _rule_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _read_rule_file(path: Path) -> RuleFile:
+def _read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulesError(f"{path}: cannot read rule file: {exc}") from None
+
+
+def _validate_rule_file(path: Path, raw: Any) -> RuleFile:
     if not isinstance(raw, dict):
         raise RulesError(f"{path}: expected a mapping with 'name', 'version' and 'rules', got {type(raw).__name__}")
     try:
