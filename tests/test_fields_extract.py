@@ -109,6 +109,8 @@ def test_a_perpetual_term_and_the_law_of_a_country():
         ("signed 07/18/2011; paid 7/8/11", "MDY", "numeric-dates"),
         ("on 3 May 2010, 4 June 2011 and 5 July 2012; 4/5/11", "DMY", "spelled-dates"),
         ("a Delaware corporation with offices in New York, Texas; 4/5/11", "MDY", "places"),
+        ("YA Global Investments II (U.S.), Ltd. Date: 4/8/2020", "MDY", "places"),
+        ("the U.S. and the U.S.A.: 4/8/2020", "MDY", "places"),
         ("4/5/11 only", None, "none"),
         ("signed 18/07/2011 and 07/18/2011", None, "contradictory"),
     ],
@@ -545,3 +547,63 @@ def test_a_provision_of_the_agreement_is_not_its_term():
         "five years until terminated."
     )
     assert _values(text, "term") == ["P5Y"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a definition of another agreement, whose parties come between its name and "dated"
+        "CONTENT LICENSE AGREEMENT\nThe parties to this Agreement are Acme, Inc. and Beta LLC.\n"
+        "1. Definitions. “Master Agreement” means the Master Transaction Agreement entered into by and between "
+        "Gamma Holdings Limited and Delta Holdings Limited, dated as of July 27, 2009.\n",
+        # "that certain" agreement, effective as of its own date
+        "LICENSE AGREEMENT\nThe parties to this Agreement are Acme, Inc. and Beta LLC.\n"
+        "2.6 Beta acknowledges that certain agreement effective as of June 25, 2013 among Gamma LLC and Acme.\n",
+        # a document named inside a sentence the rendering broke across lines
+        "SERVICE AGREEMENT\nThe parties to this Agreement are Acme, Inc. and Beta LLC.\n7. This Agreement "
+        "supersedes, cancels and terminates the following contract(s): Service\nAgreement dated November 01, 2015.\n",
+    ],
+)
+def test_the_dates_of_other_documents_named_in_a_contract_are_not_its_own(text):
+    found = fields(text)
+    assert "agreement_date" not in found and "effective_date" not in found
+
+
+def test_a_defined_term_in_quotes_does_not_make_the_contract_another_document():
+    text = (
+        "SECOND AMENDMENT\nThis Second Amendment (“Second Amendment”), entered into by and between Acme, Inc. "
+        "(“Acme”) and Beta LLC (“Beta”) is effective as of October 1, 2018 (“Second Amendment Effective Date”) "
+        "and amends that certain Manufacturing Agreement between Acme and Beta dated July 1, 2017.\n"
+    )
+    assert _values(text, "agreement_date") == ["2018-10-01"]
+    assert _values(text, "effective_date") == ["2018-10-01"]
+
+
+def test_an_effective_date_label_heads_a_form_above_the_opening_but_not_in_the_body():
+    form = (
+        "Software License Agreement\nAgreement Number: CW251207\nEffective Date: 11/4/10\n"
+        "This Software License Agreement is entered into by Acme, Inc., a Delaware corporation, and Beta LLC.\n"
+    )
+    assert _values(form, "agreement_date") == ["2010-11-04"]
+    body = (
+        "TRANSPORTATION SERVICE AGREEMENT\nThis Transportation Service Agreement is entered into by Acme, Inc. and "
+        "Beta LLC.\nNOW, THEREFORE, the parties agree:\n1. EFFECTIVE DATE: November 01, 2016\n"
+        "2. TERM: November 01, 2016 to October 31, 2017\nACME, INC.\nBy: /s/ Jane Roe\n"
+        "Dated: December 14, 2015\n"
+    )
+    assert _values(body, "agreement_date") == ["2015-12-14"]
+    assert _values(body, "effective_date") == ["2016-11-01"]
+
+
+def test_signature_dates_under_their_label_and_other_labelled_dates():
+    signed = (
+        "SUPPLY AGREEMENT\nThe parties to this Agreement are Acme, Inc. and Beta LLC.\n"
+        "ACCEPTED AND AGREED TO BY BUYER\nDATE OF:\nJanuary 10, 2020\n/s/ Eric Green\nBY: Eric Green\n"
+        "SELLER\nDate: December 11, 2018\n/s/ Kurt Aerts\n"
+    )
+    assert _values(signed, "agreement_date") == ["2020-01-10"]
+    opened = (
+        "FRANCHISE AGREEMENT\nThe parties to this Agreement are Acme, Inc. and Beta LLC.\n"
+        "EXHIBIT A - PRODUCT IMPROVEMENT PLAN\nOpen Date: February 14, 2005\nParking: Asphalt surface lot\n"
+    )
+    assert "agreement_date" not in fields(opened)

@@ -34,8 +34,9 @@ _DAY_FIRST = re.compile(rf"(?<![\w/])\d{{1,2}}(?:st|nd|rd|th)?\s+(?:day\s+of\s+)
 _MONTH_FIRST = re.compile(rf"(?<![\w/]){_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}", re.IGNORECASE)
 # Places and currencies that say month-first (the United States) or day-first (elsewhere).
 _US = re.compile(
-    r"\b(?:United\s+States|U\.S\.A?\.|USA|Delaware|New\s+York|California|Texas|Nevada|Florida|Illinois|"
-    r"Massachusetts|Georgia|Virginia|Washington|Colorado|Ohio|Michigan|Minnesota|New\s+Jersey|Pennsylvania)\b|US\$|USD"
+    r"\b(?:United\s+States|USA|Delaware|New\s+York|California|Texas|Nevada|Florida|Illinois|"
+    r"Massachusetts|Georgia|Virginia|Washington|Colorado|Ohio|Michigan|Minnesota|New\s+Jersey|Pennsylvania)\b|"
+    r"\bU\.S\.(?:A\.)?(?!\w)|US\$|USD"
 )
 _ELSEWHERE = re.compile(
     r"\b(?:United\s+Kingdom|England|Wales|Scotland|Ireland|Australia|New\s+Zealand|India|Singapore|Hong\s+Kong|"

@@ -356,21 +356,46 @@ def _one_line(text: str) -> str:
 AGREEMENT_CHARS = 8000  # how far the strong cues are looked for
 
 
-def _other_documents_date(rules: FieldRules, before: str) -> bool:
-    """``before`` (the text before a date) ends in "dated" after a document that is not this one:
-    the document named nearest "dated" decides ("This First Amendment to the Loan Agreement
-    dated": the loan agreement's date)."""
-    dated = rules["dated"].search(before)
-    if dated is None:
+OTHER_DOCUMENT_CHARS = 240  # how far before a date the document it belongs to is looked for
+
+
+def _other_documents_date(doc: Document, at: int) -> bool:
+    """The date at ``at`` follows "dated" or "effective as of" after a document that is not this
+    one: the document named nearest the cue in its sentence decides ("This First Amendment to the
+    Loan Agreement dated": the loan agreement's date; "the Master Transaction Agreement entered
+    into by and between A and B, dated as of": that agreement's; "that certain agreement
+    effective as of": another's)."""
+    start = max(_sentence_start(doc.text, at), at - OTHER_DOCUMENT_CHARS)
+    before = doc.text[start:at]
+    cue = doc.rules["dated"].search(before)
+    if cue is None:
         return False
-    nouns = [  # not a defined term in quotes: this "Agreement") dated
+    if doc.rules["that_certain"].search(before, 0, cue.start()):
+        return True
+    nouns = [  # not a defined term in quotes: this "Agreement") dated, (“Second Amendment”) is effective
         m
-        for m in rules["document_noun"].finditer(before, max(0, dated.start() - 60), dated.start())
+        for m in doc.rules["document_noun"].finditer(before, 0, cue.start())
         if before[max(0, m.start() - 1) : m.start()] not in ('"', "“", "'", "‘")
+        and before[m.end() : m.end() + 1] not in ('"', "”", "'", "’")
     ]
-    if not nouns or re.search(r"[.;]", before[nouns[-1].end() : dated.start()]):
+    if not nouns or re.search(r"[.;]", before[nouns[-1].end() : cue.start()]):
         return False
-    return rules["this_before"].search(before, 0, nouns[-1].start()) is None
+    if doc.rules["this_before"].search(before, 0, nouns[-1].start()):
+        return False
+    own_line = doc.rules["own_name_line"].search(before, 0, nouns[-1].start())
+    if own_line is None:
+        return True
+    line_start = start + own_line.start() + (before[own_line.start() : own_line.start() + 1] == "\n")
+    return (line_start > 0 and doc.text[line_start - 1] != "\n") or _wrapped(doc.text, line_start)
+
+
+def _wrapped(text: str, line_start: int) -> bool:
+    """The line at ``line_start`` goes on with a sentence the rendering broke ("… the following
+    contract(s): Service\nAgreement dated …"): the line before it is running text, six words or
+    more, not in capitals, without a closing stop. A document named at the start of its own line
+    is this one; one named inside a sentence is not."""
+    previous = text[text.rfind("\n", 0, max(0, line_start - 1)) + 1 : line_start].strip()
+    return len(previous.split()) >= 6 and previous[-1] not in ".:;!?" and not previous.isupper()
 
 
 def _date_value(doc: Document, entity: Mapping[str, Any], field_name: str, method: str, score: float) -> FieldValue:
@@ -404,7 +429,11 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
     partial = None
     for entity in _dates(doc, end=doc.preamble_end):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
-        if doc.rules["agreement_cue"].search(before) and not _other_documents_date(doc.rules, before):
+        if (
+            doc.rules["agreement_cue"].search(before)
+            and not _effective_label_in_body(doc, entity)
+            and not _other_documents_date(doc, entity["doc_start"])
+        ):
             value = _date_value(doc, entity, "agreement_date", "preamble-date", 0.9)
             if value.normalized_value is None:
                 value = _with_day_before(doc, entity, value)
@@ -413,12 +442,12 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             partial = partial or value
     for entity in _dates(doc, start=doc.preamble_end, end=max(doc.preamble_end, AGREEMENT_CHARS)):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
-        if doc.rules["agreement_strong"].search(before) and not _other_documents_date(doc.rules, before):
+        if doc.rules["agreement_strong"].search(before) and not _other_documents_date(doc, entity["doc_start"]):
             value = _date_value(doc, entity, "agreement_date", "opening-date", 0.8)
             if value.normalized_value is not None:
                 return [value]
     for entity in _dates(doc, end=min(len(doc.text), TITLE_CHARS)):
-        if _heading_date(doc, entity):
+        if _heading_date(doc, entity) and not _other_documents_date(doc, entity["doc_start"]):
             value = _date_value(doc, entity, "agreement_date", "heading-date", 0.7)
             if value.normalized_value is not None:
                 return [value]
@@ -432,6 +461,16 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
     if signed:  # a contract is made when its last party signs
         return [max(signed, key=lambda v: v.normalized_value or "")]
     return [partial] if partial is not None else []
+
+
+def _effective_label_in_body(doc: Document, entity: Mapping[str, Any]) -> bool:
+    """A date labelled "Effective Date:" after the opening sentence ("… is entered into by …",
+    then "1. EFFECTIVE DATE: November 01, 2016"): the date the terms take effect, not the
+    contract's own. Above the opening sentence such a label heads a form and dates it."""
+    before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
+    if not doc.rules["effective_label"].search(before):
+        return False
+    return doc.rules["opening_verb"].search(doc.text, 0, entity["doc_start"]) is not None
 
 
 def _with_day_before(doc: Document, entity: Mapping[str, Any], value: FieldValue) -> FieldValue:
@@ -450,9 +489,7 @@ def _signed(doc: Document, entity: Mapping[str, Any]) -> bool:
     """A date of the signature blocks: "Date: …", "signed on …", "/s/ … <date>", or a place and
     a date right above the signatures; not a labelled other date, nor another document's."""
     before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
-    if doc.rules["other_label"].search(before) or _other_documents_date(
-        doc.rules, doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
-    ):
+    if doc.rules["other_label"].search(before) or _other_documents_date(doc, entity["doc_start"]):
         return False
     if doc.rules["signed_date"].search(before):
         return True
@@ -488,7 +525,9 @@ def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[
     for entity in _dates(doc):
         before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
         after = doc.text[entity["doc_end"] : entity["doc_end"] + 60]
-        if doc.rules["effective_defined"].search(after) or doc.rules["effective_before"].search(before):
+        if doc.rules["effective_defined"].search(after) or (
+            doc.rules["effective_before"].search(before) and not _other_documents_date(doc, entity["doc_start"])
+        ):
             return [_date_value(doc, entity, "effective_date", "effective-clause", 0.9)]
     return [
         replace(value, field="effective_date", method="agreement-date", score=value.score * 0.8) for value in agreement
