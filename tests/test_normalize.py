@@ -289,6 +289,9 @@ def test_normalize_percent(text, expected):
         ("30 business days", None),  # ISO 8601 has no business days
         ("five (5) working days", None),
         ("thirty (31) days", None),  # disagree
+        ("one (I) year", "P1Y"),  # a scan's 1 read as I or l
+        ("eleven (ll) months", "P11M"),
+        ("two (I) years", None),  # disagree
         ("days", None),
         ("several days", None),
         ("30", None),

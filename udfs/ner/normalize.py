@@ -374,6 +374,10 @@ _DURATION = re.compile(
 )
 
 
+_OCR_NUMERAL = re.compile(r"[0-9Iil|]{1,3}")  # the text may be case-folded by now
+_OCR_DIGITS = str.maketrans({"I": "1", "i": "1", "l": "1", "|": "1"})
+
+
 def normalize_duration(text: str) -> str | None:
     """ISO-8601 duration: "thirty (30) days" -> "P30D", "two years" -> "P2Y", "48 hours" ->
     "PT48H". None for business or working days (ISO 8601 has no such unit), and when the words
@@ -389,6 +393,8 @@ def normalize_duration(text: str) -> str | None:
     outside, inside = parts
     count = Decimal(1) if outside in ("a", "an", "one") else _amount(outside, scales=False)
     if inside is not None:
+        if _OCR_NUMERAL.fullmatch(inside):  # "one (I) year": a scan's 1 read as I or l
+            inside = inside.translate(_OCR_DIGITS)
         numeral = _amount(inside, scales=False)
         if not _agree(count, numeral):
             return None
