@@ -30,6 +30,7 @@ from jobs.learn.fields_eval import (
     law_key,
     law_parts,
     method_counts,
+    one_slip,
     parse_durations,
     read_fields_gold,
     reliability,
@@ -307,11 +308,39 @@ def test_a_single_field_is_right_wrong_missed_invented_or_rightly_empty():
 def test_parties_are_sets_of_keys():
     gold = GoldField(("Acme Holdings, Inc.", "Beta LLC", "ACME HOLDINGS INC"))
     predicted = {"acme holdings": _found("acme holdings"), "gamma": _found("gamma")}
-    counts, missed, spurious, rightness = score_parties(gold, predicted)
+    counts, missed, spurious, rightness, slips = score_parties(gold, predicted)
     assert (counts.stated, counts.predicted, counts.right) == (2, 2, 1)
-    assert missed == ["Beta LLC"] and spurious == ["gamma"]
+    assert missed == ["Beta LLC"] and spurious == ["gamma"] and slips == []
     assert rightness == {"acme holdings": True, "gamma": False}
     assert counts.precision == 0.5 and counts.recall == 0.5 and counts.f1 == 0.5
+
+
+def test_a_one_character_slip_in_a_gold_name_is_forgiven_in_long_names_only():
+    gold = GoldField(("Pifzer Incorporated Holdings", "Loin Biotechnologies, Inc.", "Acme Co", "Nice Systems Ltc."))
+    predicted = {
+        key: _found(key) for key in ("pfizer incorporated holdings", "lion biotechnologies", "acne", "nice systems")
+    }
+    counts, missed, spurious, rightness, slips = score_parties(gold, predicted)
+    assert slips == [
+        ("Pifzer Incorporated Holdings", "pfizer incorporated holdings"),
+        ("Loin Biotechnologies, Inc.", "lion biotechnologies"),
+    ]
+    assert counts.right == 2 and missed == ["Acme Co", "Nice Systems Ltc."] and spurious == ["acne", "nice systems"]
+    assert rightness["lion biotechnologies"] and not rightness["acne"]
+
+
+@given(st.text("abcde", max_size=8), st.text("abcde", max_size=8))
+def test_one_slip_is_an_edit_distance_of_at_most_one(a, b):
+    def osa(x: str, y: str) -> int:
+        d = [[i + j if i * j == 0 else 0 for j in range(len(y) + 1)] for i in range(len(x) + 1)]
+        for i in range(1, len(x) + 1):
+            for j in range(1, len(y) + 1):
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] != y[j - 1]))
+                if i > 1 and j > 1 and x[i - 1] == y[j - 2] and x[i - 2] == y[j - 1]:
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+        return d[len(x)][len(y)]
+
+    assert one_slip(a, b) == (osa(a, b) <= 1) == one_slip(b, a)
 
 
 @given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=60))

@@ -637,17 +637,50 @@ def score_single(
     return counts, "invented", False
 
 
+SLIP_MIN_CHARS = 8  # the shortest party key a one-character slip is forgiven in
+
+
+def one_slip(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by at most one character inserted, deleted, replaced, or
+    two neighbours swapped (optimal string alignment distance <= 1)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    prefix = 0
+    while prefix < min(len(a), len(b)) and a[prefix] == b[prefix]:
+        prefix += 1
+    a, b = a[prefix:], b[prefix:]
+    if len(a) == len(b):
+        return a[1:] == b[1:] or (len(a) >= 2 and a[0] == b[1] and a[1] == b[0] and a[2:] == b[2:])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[1:] == shorter
+
+
 def score_parties(
     gold: GoldField, predicted: Mapping[str, Prediction]
-) -> tuple[FieldCounts, list[str], list[str], dict[str, bool]]:
+) -> tuple[FieldCounts, list[str], list[str], dict[str, bool], list[tuple[str, str]]]:
     """One document's parties as sets of keys: counts, gold names missed, predicted keys not in
-    the gold, and each predicted key's rightness. ``predicted``: key -> its best row."""
+    the gold, each predicted key's rightness, and the (gold name, predicted key) pairs matched
+    despite a one-character slip in a name of SLIP_MIN_CHARS or more (CUAD's "Pifzer Inc.",
+    "Loin Biotechnologies, Inc."). ``predicted``: key -> its best row."""
     gold_keys = {party_key(name): name for name in gold.values}
+    right = {key: key in gold_keys for key in predicted}
+    unmatched = [key for key in predicted if key not in gold_keys]
+    slips: list[tuple[str, str]] = []
+    for key, name in gold_keys.items():
+        if key in predicted or len(key) < SLIP_MIN_CHARS:
+            continue
+        near = next((k for k in unmatched if len(k) >= SLIP_MIN_CHARS and one_slip(key, k)), None)
+        if near is not None:
+            unmatched.remove(near)
+            right[near] = True
+            slips.append((name, near))
+    slipped = {name for name, _ in slips}
     counts = FieldCounts(documents=1, stated=len(gold_keys), predicted=len(predicted))
-    counts.right = len(set(gold_keys) & set(predicted))
-    missed = [name for key, name in gold_keys.items() if key not in predicted]
-    spurious = [key for key in predicted if key not in gold_keys]
-    return counts, missed, spurious, {key: key in gold_keys for key in predicted}
+    counts.right = sum(right.values())
+    missed = [name for key, name in gold_keys.items() if key not in predicted and name not in slipped]
+    return counts, missed, unmatched, right, slips
 
 
 @dataclass
@@ -876,8 +909,14 @@ def score_document(
         scored += 1
         if field_name == PARTY:
             predicted = _party_predictions(rows)
-            counts, missed, spurious, rightness = score_parties(gold, predicted)
+            counts, missed, spurious, rightness, slips = score_parties(gold, predicted)
             result.counts[PARTY].add(counts)
+            result.problems.extend(
+                GoldProblem(
+                    document.file, f"party {name!r} matched {predicted[key].written!r} despite a one-character slip"
+                )
+                for name, key in slips
+            )
             for name in missed:
                 result.errors.append(_error(document, doc_id, PARTY, "missed", (party_key(name),), (name,), None))
             for key in spurious:
