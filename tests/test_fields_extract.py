@@ -607,3 +607,23 @@ def test_signature_dates_under_their_label_and_other_labelled_dates():
         "EXHIBIT A - PRODUCT IMPROVEMENT PLAN\nOpen Date: February 14, 2005\nParking: Asphalt surface lot\n"
     )
     assert "agreement_date" not in fields(opened)
+
+
+def test_a_term_from_the_date_hereof_runs_from_the_agreement_date_not_the_effective_date():
+    text = (
+        'This Agreement (this "Agreement") is dated November 28, 2001 between Acme, Inc. ("Acme") and Beta LLC '
+        '("Beta"), effective as of December 1, 2001.\nThe term of this Agreement shall end on the seventh '
+        "anniversary of the date hereof.\n"
+    )
+    assert _values(text, "effective_date") == ["2001-12-01"]
+    assert [(v.normalized_value, v.method) for v in fields(text)["expiration_date"]] == [("2008-11-28", "computed")]
+
+
+def test_a_scanned_numeral_in_brackets_still_gives_the_term_and_renewal():
+    text = (
+        'This Agreement is made as of March 14, 2018 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "The term of this Agreement shall commence as of the Effective Date and shall continue in effect for one (I) "
+        "year. This Agreement shall automatically renew beyond the Initial Term for successive one (I) year terms.\n"
+    )
+    assert _values(text, "term") == ["P1Y"] and _values(text, "renewal_term") == ["P1Y"]
+    assert _values(text, "expiration_date") == ["2019-03-14"]

@@ -666,11 +666,12 @@ def find_notice_period(doc: Document) -> list[FieldValue]:
 
 
 def find_expiration_date(
-    doc: Document, effective: Sequence[FieldValue], term: Sequence[FieldValue]
+    doc: Document, effective: Sequence[FieldValue], term: Sequence[FieldValue], agreement: Sequence[FieldValue] = ()
 ) -> list[FieldValue]:
     """A date the term clause says it ends on, or a labelled end date ("Expiration Date: …");
     else the effective date plus the initial term, when the term runs from the effective date
-    (not from a launch or a first order the contract cannot date)."""
+    (not from a launch or a first order the contract cannot date), or the agreement date plus
+    the term when it runs from "the date hereof"."""
     starts = [v for v in effective if v.normalized_value]
     for clause in doc.rules["term_clause"].finditer(doc.text):
         sentence_end = _sentence_end(doc.text, clause.end())
@@ -705,6 +706,9 @@ def find_expiration_date(
             if value.normalized_value is not None:
                 return [value]
     lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
+    if lengths and doc.rules["agreement_anchor"].search(doc.text, lengths[0].start, lengths[0].end + 40):
+        # "the seventh anniversary of the date hereof", "three (3) years from the date hereof"
+        starts = [v for v in agreement if v.normalized_value]
     if starts and lengths and _runs_from_effective_date(doc, lengths[0]):
         ends = _add(starts[0].normalized_value or "", lengths[0].normalized_value or "")
         if ends is not None:
@@ -830,7 +834,9 @@ FINDERS: dict[str, Finder] = {
     "term": lambda doc, found: find_term(doc),
     "renewal_term": lambda doc, found: find_renewal_term(doc, found["term"]),
     "notice_period": lambda doc, found: find_notice_period(doc),
-    "expiration_date": lambda doc, found: find_expiration_date(doc, found["effective_date"], found["term"]),
+    "expiration_date": lambda doc, found: find_expiration_date(
+        doc, found["effective_date"], found["term"], found["agreement_date"]
+    ),
     "governing_law": lambda doc, found: find_governing_law(doc),
 }
 FIELD_NAMES = tuple(FINDERS)

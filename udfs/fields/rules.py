@@ -96,6 +96,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "relative_to": ("anchor",),
     "anchor": (),
     "later_of": (),
+    "agreement_anchor": (),
     # governing_law
     "law_clause": ("place",),
     "law_before": ("place",),
