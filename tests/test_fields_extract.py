@@ -627,3 +627,13 @@ def test_a_scanned_numeral_in_brackets_still_gives_the_term_and_renewal():
     )
     assert _values(text, "term") == ["P1Y"] and _values(text, "renewal_term") == ["P1Y"]
     assert _values(text, "expiration_date") == ["2019-03-14"]
+
+
+def test_the_short_name_a_two_column_party_list_sets_before_a_name_is_not_part_of_it():
+    text = (
+        "FLEET MAINTENANCE AGREEMENT\nTHIS AGREEMENT is made on 13 October 2005 between:\n"
+        "DCL DAIRY CREST LIMITED (Company no 2085882) whose registered office is at Claygate House, Esher; and\n"
+        "SEV SEV GROUP LIMITED (company no 4463640) whose registered office is at Unit 95/2, Tanfield.\n---\n"
+        "Solutions Media SOLUTIONS MEDIA, INC.\nBy: /s/ Jane Roe\n"
+    )
+    assert _values(text, "party") == ["DAIRY CREST LIMITED", "SEV GROUP LIMITED", "SOLUTIONS MEDIA, INC."]

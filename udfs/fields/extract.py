@@ -193,7 +193,8 @@ def find_parties(doc: Document) -> list[FieldValue]:
                 found.setdefault(value.entity_key or "", value)
     for name in _signing_names(doc):
         if name["entity_key"] not in found and not name.get("refers_to_key") and _name_like(doc, name):
-            found[name["entity_key"]] = _party_value(doc, name, "signature-block", 0.7, [])
+            value = _party_value(doc, name, "signature-block", 0.7, [])
+            found.setdefault(value.entity_key or name["entity_key"], value)
     return [value for key, value in found.items() if not _tail_of_other(doc.rules, key, value, found)]
 
 
@@ -220,6 +221,9 @@ def _with_name_start(doc: Document, value: FieldValue) -> FieldValue:
             break
         start = token.start("token")
     if start == value.start or not doc.rules["party_slot"].search(doc.text, max(0, start - 30), start):
+        return value
+    start = _without_column_lead(doc.text, start, value.end)  # not "SEV" again before "SEV GROUP LIMITED"
+    if start == value.start:
         return value
     written = doc.text[start : value.end]
     return replace(
@@ -316,7 +320,7 @@ def _party_value(
     last word the recognizer left off ("… Limited" + "Partnership")."""
     value = _plain_party_value(name, method, score, own)
     lead = doc.rules["name_lead"].match(doc.text, value.start, value.end)
-    start = lead.end() if lead else value.start
+    start = lead.end() if lead else _without_column_lead(doc.text, value.start, value.end)
     end = value.end
     if doc.text[value.start : value.end].split()[-1].rstrip(".,") in ("Limited", "LIMITED"):
         tail = doc.rules["form_tail"].match(doc.text, value.end)
@@ -326,6 +330,24 @@ def _party_value(
     written = doc.text[start:end]
     key = entity_key("ORG", written)
     return replace(value, start=start, end=end, normalized_value=_one_line(written), entity_id=None, entity_key=key)
+
+
+def _without_column_lead(text: str, start: int, end: int) -> int:
+    """Where a party's name starts without the short name a two-column rendering set before it:
+    the name's own first words again ("SEV SEV GROUP LIMITED", "Solutions Media SOLUTIONS
+    MEDIA, INC.") or its initials ("DCL DAIRY CREST LIMITED"), as party lists drafted with the
+    short name in a margin column come out of a PDF."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    folded = [w.group().casefold().strip(",.") for w in words]
+    for count in range(1, len(words) // 2 + 1):
+        if folded[:count] == folded[count : 2 * count] and len(words) > count + 1:
+            return start + words[count].start()
+    if len(words) >= 3:
+        lead = words[0].group()
+        initials = "".join(w.group()[0] for w in words[1:] if w.group()[0].isalpha()).upper()
+        if lead.isupper() and lead.isalpha() and 2 <= len(lead) <= 5 and lead == initials:
+            return start + words[1].start()
+    return start
 
 
 def _plain_party_value(
