@@ -11,6 +11,7 @@ fit ``udfs.fields.calibrate``) to a JSON file.
 
 from __future__ import annotations
 
+import ast
 import csv
 import datetime as dt
 import hashlib
@@ -134,6 +135,8 @@ def read_cuad(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[Fiel
                 continue
             answer = (row.get(column) or "").strip()
             read = _cuad_answer(field_name, answer, document, problems)
+            if read is not None and field_name == PARTY and read.values:
+                read = _with_annotated_names(read, _cuad_spans(row.get("parties_spans")), document, problems)
             if read is not None:
                 document.fields[field_name] = read
         _cuad_effective_date(row, document, problems)
@@ -174,6 +177,54 @@ def _cuad_answer(
     if field_name == "document_title":
         return GoldField((" ".join(answer.split()),), (answer,))
     return GoldField((answer,), (answer,))
+
+
+def _cuad_spans(raw: str | None) -> list[str]:
+    """A ``*_spans`` cell: the annotated passages, written as a Python list of strings."""
+    try:
+        spans = ast.literal_eval(raw or "[]")
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return []
+    return [span for span in spans if isinstance(span, str)] if isinstance(spans, list) else []
+
+
+def _with_annotated_names(
+    gold: GoldField, spans: Sequence[str], document: FieldsGoldDocument, problems: list[GoldProblem]
+) -> GoldField:
+    """Party names checked against the passages the annotators marked: an answer that is the
+    tail of a longer marked name ("Peoria, L.L.C." of "Nexstar Broadcasting of Peoria,
+    L.L.C.") or one character off one ("Nice Systems Ltc." of "Nice Systems Ltd.") is read as
+    the marked name, and each such reading is listed among the problems."""
+    marked = [" ".join(span.split()) for span in spans if len(span) <= 200]
+    names: list[str] = []
+    for name in gold.values:
+        key, folded = party_key(name), name.casefold()
+        if any(party_key(span) == key for span in marked):
+            names.append(name)
+            continue
+        # a company's name cut at its start ends in a legal form the key leaves out
+        company = len(key.split()) < len(re.findall(r"[^\W_]+", name))
+        fuller = next(
+            (
+                span
+                for span in marked
+                if (
+                    company
+                    and party_key(span).endswith(f" {key}")
+                    and span.casefold().rstrip(" .,").endswith(folded.rstrip(" .,"))
+                )
+                or (len(folded) >= SLIP_MIN_CHARS and one_slip(span.casefold(), folded))
+            ),
+            None,
+        )
+        if fuller is None:
+            names.append(name)
+            continue
+        problems.append(
+            GoldProblem(document.where, f"{document.file}: party: answer {name!r} read as the marked {fuller!r}")
+        )
+        names.append(fuller)
+    return GoldField(tuple(names), tuple(names))
 
 
 def _cuad_effective_date(row: Mapping[str, Any], document: FieldsGoldDocument, problems: list[GoldProblem]) -> None:
