@@ -191,6 +191,30 @@ def build_parser() -> argparse.ArgumentParser:
     lexicon.add_argument(
         "--exclude-gold", action="append", default=[], help="leave out the documents this gold file names (repeatable)"
     )
+    annotations = commands.add_parser(
+        "annotations", help="pages out to annotators (Label Studio, span JSONL) and their spans back into the lake"
+    )
+    annotation_tasks = annotations.add_subparsers(dest="annotations_task", required=True)
+    annotations_export = annotation_tasks.add_parser(
+        "export", help="the lake's pages as annotation tasks, entities pre-annotated, the most uncertain first"
+    )
+    annotations_export.add_argument("--lake", required=True)
+    annotations_export.add_argument("--out", required=True, help="directory for tasks.json, spans.jsonl, labels.xml")
+    annotations_export.add_argument("--limit", type=int, help="at most this many pages (the most uncertain)")
+    _add_config_args(annotations_export)
+    annotations_import = annotation_tasks.add_parser(
+        "import", help="a Label Studio export or span JSONL into the annotations table, as a new version"
+    )
+    annotations_import.add_argument("--lake", required=True)
+    annotations_import.add_argument("file", help="the annotation file (docs/annotation.md)")
+    annotations_import.add_argument(
+        "--format", choices=["labelstudio", "jsonl", "conll"], dest="annotation_format",
+        help="default: labelstudio for .json, conll for .conll, else jsonl",
+    )  # fmt: skip
+    annotations_import.add_argument(
+        "--skip-invalid", action="store_true", help="import the usable records and list the others (default: none)"
+    )
+    _add_config_args(annotations_import)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -315,6 +339,40 @@ def _lexicon_command(args: argparse.Namespace) -> int:
         f"wrote {args.out}: {len(data['lower_words'])} lower-case words and {len(data['defined_terms'])} defined "
         f"terms seen in at least {data['min_documents']} of {data['documents']} documents "
         f"({data['excluded']} left out)"
+    )
+    return 0
+
+
+def _annotations_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.learn.annotations import AnnotationsError, export_annotations, import_annotations
+    from jobs.learn.gold import GoldFormat
+
+    if args.annotations_task == "export":
+        if args.limit is not None and args.limit < 1:
+            print("docner: --limit must be 1 or more", file=sys.stderr)
+            return EXIT_USAGE
+        done = export_annotations(args.lake, args.out, labels=config.quality.labels, limit=args.limit)
+        print(
+            f"wrote {done.passages} page(s) with {done.entities} pre-annotated entities: "
+            + ", ".join(map(str, done.files))
+        )
+        return 0
+    name = args.file.lower()
+    fmt: GoldFormat = args.annotation_format or (
+        "labelstudio" if name.endswith(".json") else "conll" if name.endswith(".conll") else "jsonl"
+    )
+    try:
+        result = import_annotations(
+            args.lake, args.file, fmt=fmt, known_labels=config.quality.labels, skip_invalid=args.skip_invalid
+        )
+    except AnnotationsError as exc:
+        print(f"docner: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    for problem in result.problems:
+        print(f"docner annotations: left out: {problem.where}: {problem.message}", file=sys.stderr)
+    print(
+        f"imported {result.spans} span(s) of {result.documents} document(s) from {result.source} "
+        f"as annotations version {result.version}"
     )
     return 0
 
@@ -533,6 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate_command(args, config)
         if args.command == "eval":
             return _eval_command(args, config)
+        if args.command == "annotations":
+            return _annotations_command(args, config)
         if args.command == "sql":
             return _sql_command(args, config)
         if args.command == "maintain":

@@ -422,6 +422,35 @@ EVALUATIONS = TableSpec(
     ),
 )
 
+ANNOTATIONS = TableSpec(
+    name="annotations",
+    description=(
+        "Entity spans people annotated, one row per span and import (docner annotations import); "
+        "text == document_text.text[start:end] when imported. Each import is a new version: none replaces another."
+    ),
+    key=("version", "annotation_id"),
+    narrow_rows=True,
+    schema=T.StructType(
+        [
+            T.StructField("annotation_id", T.StringType(), False),  # sha256 of version, doc_id, start, end, label
+            T.StructField("version", T.IntegerType(), False),  # the import: 1, 2, … (the latest per document counts)
+            T.StructField("doc_id", T.StringType(), False),
+            T.StructField("start", T.IntegerType(), False),  # offsets into document_text.text
+            T.StructField("end", T.IntegerType(), False),
+            T.StructField("page_no", T.IntegerType(), True),  # the page the span starts on
+            T.StructField("label", T.StringType(), False),
+            T.StructField("text", T.StringType(), False),
+            T.StructField("annotator", T.StringType(), True),  # who annotated, when the file says (completed_by)
+            T.StructField("source", T.StringType(), False),  # the imported file's name
+            T.StructField("source_sha256", T.StringType(), False),
+            T.StructField("source_format", T.StringType(), False),  # labelstudio | jsonl | conll
+            T.StructField("record", T.StringType(), False),  # the record in the file: "tasks.json task 12"
+            T.StructField("imported_by", T.StringType(), False),
+            T.StructField("imported_at", T.TimestampType(), False),
+        ]
+    ),
+)
+
 # Every table of the lake, declared once: the list the rest derives from.
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
@@ -436,6 +465,7 @@ TABLES: dict[str, TableSpec] = {
         QUARANTINE,
         RUNS,
         EVALUATIONS,
+        ANNOTATIONS,
     )
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.

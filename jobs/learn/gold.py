@@ -39,6 +39,10 @@ class GoldDocument:
     text: str | None  # the annotated text; None: the offsets point into document_text
     spans: list[GoldSpan] = field(default_factory=list)
     where: str = ""  # the record's place in the gold file, for messages
+    # Where ``text`` starts in document_text, when the record says so (docner annotations
+    # export writes it): the text is checked there instead of looked for.
+    offset: int | None = None
+    annotator: str | None = None  # who made the annotation, when the record says (Label Studio's completed_by)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,25 @@ def _jsonl(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[GoldDoc
         if text is not None and not isinstance(text, str):
             problems.append(GoldProblem(where, "'text' is not a string"))
             continue
-        yield GoldDocument(record["file"], text, _spans(record.get("spans", []), where, problems), where)
+        spans = _spans(record.get("spans", []), where, problems)
+        annotator = record.get("annotator")
+        yield GoldDocument(
+            record["file"],
+            text,
+            spans,
+            where,
+            offset=_offset(record.get("doc_start"), where, problems),
+            annotator=str(annotator) if annotator not in (None, "") else None,
+        )
+
+
+def _offset(raw: Any, where: str, problems: list[GoldProblem]) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    problems.append(GoldProblem(where, f"'doc_start' is not an offset into the document text: {raw!r}"))
+    return None
 
 
 _LS_FILE_KEYS = ("file", "file_name", "document", "source_path", "doc_id")
@@ -161,7 +183,17 @@ def _labelstudio(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[G
                 except (KeyError, TypeError, ValueError):
                     problems.append(GoldProblem(where, f"region without start/end: {value!r}"))
         text = data.get("text") if isinstance(data.get("text"), str) else data.get(text_key or "")
-        yield GoldDocument(file, text if isinstance(text, str) else None, spans, where)
+        author = annotations[0].get("completed_by")
+        if isinstance(author, dict):  # an export with the user expanded
+            author = author.get("email") or author.get("id")
+        yield GoldDocument(
+            file,
+            text if isinstance(text, str) else None,
+            spans,
+            where,
+            offset=_offset(data.get("doc_start"), where, problems),
+            annotator=None if author in (None, "") else str(author),
+        )
 
 
 def _conll(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[GoldDocument]:
