@@ -129,9 +129,9 @@ def _labelstudio_export(tasks: list[dict], tmp_path: Path, relabel: dict[str, st
 def test_a_label_studio_round_trip_lands_in_the_stored_text(lake, tmp_path):
     export_annotations(lake, tmp_path / "out", labels=LABELS)
     tasks = json.loads((tmp_path / "out" / "tasks.json").read_text())
-    path = _labelstudio_export(tasks, tmp_path, {"Delaware": "GPE"})
+    path = _labelstudio_export(tasks, tmp_path, {"Delaware": "GPE", "Gamma GmbH": ""})  # "": deleted
     result = import_annotations(lake, path, fmt="labelstudio", known_labels=LABELS, imported_by="ops", now=NOW)
-    assert (result.version, result.documents, result.spans, result.problems) == (1, 2, 5, [])
+    assert (result.version, result.documents, result.spans, result.problems) == (1, 2, 4, [])
     rows = read_arrow(lake, ANNOTATIONS.name).to_pylist()
     text = join_pages(_pages(lake, "d1")).text
     for row in (r for r in rows if r["doc_id"] == "d1"):
@@ -141,6 +141,10 @@ def test_a_label_studio_round_trip_lands_in_the_stored_text(lake, tmp_path):
     assert (delaware["source"], delaware["source_format"], delaware["imported_by"]) == ("export.json", "labelstudio",
                                                                                         "ops")  # fmt: skip
     assert delaware["record"].startswith("export.json task ")
+    assert (delaware["region_start"], delaware["region_end"]) == (len(PAGE_1) + 2, len(PAGE_1) + 2 + len(PAGE_2))
+    reviewed = next(r for r in rows if r["doc_id"] == "d2")  # its only entity deleted: a page without any
+    assert (reviewed["label"], reviewed["start"], reviewed["end"], reviewed["text"]) == (None, 0, 0, "")
+    assert (reviewed["region_start"], reviewed["region_end"]) == (0, len(PAGE_3))
 
 
 def _pages(lake: Path, doc_id: str) -> list[dict]:

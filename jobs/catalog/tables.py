@@ -425,8 +425,9 @@ EVALUATIONS = TableSpec(
 ANNOTATIONS = TableSpec(
     name="annotations",
     description=(
-        "Entity spans people annotated, one row per span and import (docner annotations import); "
-        "text == document_text.text[start:end] when imported. Each import is a new version: none replaces another."
+        "Entity spans people annotated, one row per span and import (docner annotations import), and one with a "
+        "null label per passage reviewed without entities; text == document_text.text[start:end] when imported. "
+        "Each import is a new version: none replaces another."
     ),
     key=("version", "annotation_id"),
     narrow_rows=True,
@@ -437,8 +438,11 @@ ANNOTATIONS = TableSpec(
             T.StructField("doc_id", T.StringType(), False),
             T.StructField("start", T.IntegerType(), False),  # offsets into document_text.text
             T.StructField("end", T.IntegerType(), False),
+            # the passage the annotator reviewed (the record's text), whose other words are no entity
+            T.StructField("region_start", T.IntegerType(), False),
+            T.StructField("region_end", T.IntegerType(), False),
             T.StructField("page_no", T.IntegerType(), True),  # the page the span starts on
-            T.StructField("label", T.StringType(), False),
+            T.StructField("label", T.StringType(), True),  # null: a passage reviewed without entities
             T.StructField("text", T.StringType(), False),
             T.StructField("annotator", T.StringType(), True),  # who annotated, when the file says (completed_by)
             T.StructField("source", T.StringType(), False),  # the imported file's name

@@ -109,14 +109,18 @@ def import_annotations(
             continue
         doc = texts.get(row["doc_id"], DocumentText("", ()))
         placed = _placed_spans(document, doc, problems)
-        for start, end, label in placed:
-            rows.append(_annotation_row(version, row["doc_id"], doc, start, end, label, document, provenance))
-        if placed:
-            imported_docs.add(row["doc_id"])
+        if placed is None:
+            continue
+        region, found = placed
+        if not document.spans:  # reviewed, and nothing in it: its words are no entity
+            found = [(region[0], region[0], None)]
+        for start, end, label in found:
+            rows.append(_annotation_row(version, row["doc_id"], doc, start, end, label, region, document, provenance))
+        imported_docs.add(row["doc_id"])
     if problems and not skip_invalid:
         raise AnnotationsError(path, problems)
     if not rows:
-        raise AnnotationsError(path, [*problems, GoldProblem(path.name, "no span to import")])
+        raise AnnotationsError(path, [*problems, GoldProblem(path.name, "no record to import")])
     write_arrow(
         arrow_rows(ANNOTATIONS, rows),
         lake,
@@ -124,7 +128,8 @@ def import_annotations(
         txn=(f"docner/annotations/{str(provenance['source_sha256'])[:16]}", version),
         user_metadata=f"docner annotations import {path.name} version {version}",
     )
-    return ImportResult(version, path.name, len(imported_docs), len(rows), problems)
+    spans = sum(1 for r in rows if r["label"] is not None)
+    return ImportResult(version, path.name, len(imported_docs), spans, problems)
 
 
 def _document_texts(lake: str | Path, doc_ids: Sequence[str]) -> dict[str, DocumentText]:
@@ -141,14 +146,17 @@ def _next_version(lake: str | Path) -> int:
     return max(versions, default=0) + 1
 
 
-def _placed_spans(document: GoldDocument, doc: DocumentText, problems: list[GoldProblem]) -> list[tuple[int, int, str]]:
-    """The record's spans as (start, end, label) in ``document_text``; what cannot be placed is
-    a problem."""
+def _placed_spans(
+    document: GoldDocument, doc: DocumentText, problems: list[GoldProblem]
+) -> tuple[tuple[int, int], list[tuple[int, int, str | None]]] | None:
+    """The passage the record covers and its spans as (start, end, label), in ``document_text``
+    offsets; None when its text is not the document's. What cannot be placed is a problem."""
     if not doc.text:
         problems.append(GoldProblem(document.where, f"{document.file!r} has no stored text to annotate"))
-        return []
+        return None
+    mapped = None
     if document.text is None:
-        base, mapped = 0, None
+        base, region = 0, (0, len(doc.text))
     elif document.offset is not None:
         if doc.text[document.offset : document.offset + len(document.text)] != document.text:
             problems.append(
@@ -158,8 +166,8 @@ def _placed_spans(document: GoldDocument, doc: DocumentText, problems: list[Gold
                     "the export",
                 )
             )
-            return []
-        base, mapped = document.offset, None
+            return None
+        base, region = document.offset, (document.offset, document.offset + len(document.text))
     else:
         mapped = align(document.text, doc.text)
         if mapped.coverage < MIN_COVERAGE:
@@ -168,9 +176,9 @@ def _placed_spans(document: GoldDocument, doc: DocumentText, problems: list[Gold
                     document.where, f"its text matches the stored text only in {mapped.coverage:.0%} of its characters"
                 )
             )
-            return []
-        base = 0
-    placed = []
+            return None
+        base, region = 0, mapped.region()
+    placed: list[tuple[int, int, str | None]] = []
     for span in document.spans:
         if mapped is not None and document.text is not None:
             where = mapped.span(span.start, span.end, document.text)
@@ -182,12 +190,12 @@ def _placed_spans(document: GoldDocument, doc: DocumentText, problems: list[Gold
             start, end = where
         else:
             start, end = base + span.start, base + span.end
-            limit = len(doc.text) if document.text is None else base + len(document.text)
-            if end > limit:
+            if end > region[1]:
                 problems.append(
                     GoldProblem(
                         document.where,
-                        f"span {span.start}-{span.end} {span.label}: ends past the text ({limit - base} characters)",
+                        f"span {span.start}-{span.end} {span.label}: ends past the text "
+                        f"({region[1] - base} characters)",
                     )
                 )
                 continue
@@ -195,7 +203,7 @@ def _placed_spans(document: GoldDocument, doc: DocumentText, problems: list[Gold
             problems.append(GoldProblem(document.where, f"span {span.start}-{span.end} {span.label}: blank"))
             continue
         placed.append((start, end, span.label))
-    return placed
+    return region, placed
 
 
 def _annotation_row(
@@ -204,17 +212,20 @@ def _annotation_row(
     doc: DocumentText,
     start: int,
     end: int,
-    label: str,
+    label: str | None,
+    region: tuple[int, int],
     document: GoldDocument,
     provenance: Mapping[str, Any],
 ) -> dict[str, Any]:
-    key = f"{version}\x1f{doc_id}\x1f{start}\x1f{end}\x1f{label}"
+    key = f"{version}\x1f{doc_id}\x1f{start}\x1f{end}\x1f{label or ''}\x1f{region[0]}"
     return {
         "annotation_id": hashlib.sha256(key.encode()).hexdigest()[:32],
         "version": version,
         "doc_id": doc_id,
         "start": start,
         "end": end,
+        "region_start": region[0],
+        "region_end": region[1],
         "page_no": doc.page_at(start),
         "label": label,
         "text": doc.text[start:end],
@@ -232,15 +243,16 @@ def _who() -> str:
 
 
 def current_annotations(lake: str | Path) -> list[dict[str, Any]]:
-    """Each document's spans from the latest version that annotated it (an earlier version's
-    spans of a document stand until a later import annotates that document again)."""
+    """Each document's rows from the latest version that annotated it (an earlier version's
+    rows of a document stand until a later import annotates that document again): its spans,
+    and its reviewed passages without entities (label null)."""
     rows = read_arrow(lake, ANNOTATIONS.name).to_pylist()
     latest: dict[str, int] = {}
     for row in rows:
         latest[row["doc_id"]] = max(latest.get(row["doc_id"], 0), row["version"])
     return sorted(
         (row for row in rows if row["version"] == latest[row["doc_id"]]),
-        key=lambda r: (r["doc_id"], r["start"], r["end"], r["label"]),
+        key=lambda r: (r["doc_id"], r["start"], r["end"], r["label"] or ""),
     )
 
 
