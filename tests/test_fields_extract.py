@@ -637,3 +637,14 @@ def test_the_short_name_a_two_column_party_list_sets_before_a_name_is_not_part_o
         "Solutions Media SOLUTIONS MEDIA, INC.\nBy: /s/ Jane Roe\n"
     )
     assert _values(text, "party") == ["DAIRY CREST LIMITED", "SEV GROUP LIMITED", "SOLUTIONS MEDIA, INC."]
+
+
+def test_a_duration_the_contract_defines_as_its_term_whatever_the_subject():
+    text = (
+        'This Agreement is dated as of January 26, 2011 between Acme Trust ("Client") and Beta LLC ("Agent").\n'
+        "1. Term. Agent's appointment hereunder shall commence on the Effective Date and shall continue for three "
+        "years thereafter (the “Initial Term”).\n"
+    )
+    assert [(v.normalized_value, v.method) for v in fields(text)["term"]] == [("P3Y", "term-defined")]
+    undefined = text.replace("(the “Initial Term”)", "(the “Services”)")
+    assert "term" not in fields(undefined)

@@ -592,6 +592,15 @@ def find_term(doc: Document) -> list[FieldValue]:
         if doc.rules["term_sentence"].search(sentence):
             return [value]
         first = first or value
+    # "Agent's appointment … shall continue for three years thereafter (the “Initial Term”)": a
+    # duration the contract defines as its term, whatever the sentence's subject, over a sentence
+    # that only names the agreement.
+    for entity in doc.of_label("DURATION"):
+        tail = doc.text[entity["doc_end"] : entity["doc_end"] + 60]
+        if doc.rules["term_defined"].match(tail) and not doc.rules["not_term_tail"].match(tail):
+            value = _duration_value(entity, "term", "term-defined", 0.8)
+            if value is not None:
+                return [value]
     return [first] if first is not None else []
 
 

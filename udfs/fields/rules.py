@@ -72,6 +72,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "within": (),
     "not_term_sentence": (),
     "term_sentence": (),
+    "term_defined": (),
     "anniversary": ("ordinal", "number"),
     "not_term_tail": (),
     "perpetual": (),
