@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.catalog.tables import ANNOTATIONS, DOCUMENTS, ENTITIES, PAGES
+from jobs.catalog.tables import ANNOTATIONS, ENTITIES, PAGES
 from jobs.cli import main
 from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
 from jobs.lake.views import join_pages
@@ -21,6 +21,7 @@ from jobs.learn.annotations import (
     label_config,
     page_uncertainty,
 )
+from tests.lake_rows import table_row, write_documents
 
 LABELS = ["ORG", "DATE", "GPE", "PERSON"]
 PAGE_1 = "SERVICES AGREEMENT\nThis Agreement is made on May 8, 2014 between Acme Inc. and Beta LLC."
@@ -29,40 +30,19 @@ PAGE_3 = "Gamma GmbH supplies Acme Inc. in Berlin."
 NOW = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
 
 
-def _row(spec, **values):
-    row = {field.name: None for field in spec.schema.fields}
-    row.update(values)
-    return row
-
-
 @pytest.fixture
 def lake(tmp_path) -> Path:
     """Two documents: acme.pdf (two pages; a model ran, one rule alone) and gamma.pdf (one page)."""
     lake = tmp_path / "lake"
     ensure_tables(lake)
-    state = {"status": "ok", "error_class": None, "error_message": None, "version": "v1", "run_id": "r1",
-             "finished_at": NOW}  # fmt: skip
-    documents, pages, entities = [], [], []
-    for doc_id, name, texts in (("d1", "acme.pdf", (PAGE_1, PAGE_2)), ("d2", "gamma.pdf", (PAGE_3,))):
-        documents.append(
-            _row(DOCUMENTS, doc_id=doc_id, source_path=f"/in/{name}", file_name=name, size_bytes=1,
-                 page_count=len(texts), status="ok", ingest_state=state, extract_state=state, ner_state=state,
-                 run_id="r1", ingested_at=NOW)
-        )  # fmt: skip
-        pages += [
-            _row(PAGES, doc_id=doc_id, page_no=n, status="ok", method="text", text=text, char_count=len(text),
-                 word_boxes=[], run_id="r1")
-            for n, text in enumerate(texts, 1)
-        ]  # fmt: skip
-    write_arrow(arrow_rows(DOCUMENTS, documents), lake, DOCUMENTS)
-    write_arrow(arrow_rows(PAGES, pages), lake, PAGES)
+    pages = write_documents(lake, [("d1", "acme.pdf", (PAGE_1, PAGE_2)), ("d2", "gamma.pdf", (PAGE_3,))], NOW)
 
     def entity(doc_id, page_no, surface, label, score, sources=("spacy",)):
         doc = join_pages([p for p in pages if p["doc_id"] == doc_id])
         page_start = next(start for number, start, _ in doc.pages if number == page_no)
         page_text = next(p["text"] for p in pages if p["doc_id"] == doc_id and p["page_no"] == page_no)
         start = page_text.index(surface)
-        return _row(
+        return table_row(
             ENTITIES, doc_id=doc_id, entity_id=f"{doc_id}{page_no}{start}{label}", page_no=page_no, start=start,
             end=start + len(surface), end_page_no=page_no, doc_start=page_start + start,
             doc_end=page_start + start + len(surface), text=surface, label=label, score=score, source=sources[0],

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from jobs.catalog.tables import DOCUMENTS, MODELS, PAGES
+from jobs.catalog.tables import MODELS
 from jobs.cli import main
-from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
+from jobs.lake.tables import ensure_tables, read_arrow
 from jobs.learn.annotations import import_annotations
 from jobs.learn.train import BLANK, Passage, SpacyTraining, TrainError, split_documents, train_spacy
+from tests.lake_rows import write_documents
 from udfs.ner.backends.spacy import load_spacy
 
 NOW = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
@@ -26,33 +27,17 @@ def _text(first: str, second: str) -> str:
     return f"This Agreement is made on May 8, 2014 between {first} and {second}. The parties agree."
 
 
-def _row(spec, **values):
-    row = {field.name: None for field in spec.schema.fields}
-    row.update(values)
-    return row
-
-
 @pytest.fixture
 def lake(tmp_path) -> Path:
     """Six one-page contracts, and annotations of their two parties."""
     lake = tmp_path / "lake"
     ensure_tables(lake)
-    state = {"status": "ok", "error_class": None, "error_message": None, "version": "v1", "run_id": "r1",
-             "finished_at": NOW}  # fmt: skip
-    documents, pages, records = [], [], []
+    records = []
     for index, (first, second) in enumerate(NAMES):
         text = _text(first, second)
-        documents.append(
-            _row(DOCUMENTS, doc_id=f"d{index}", source_path=f"/in/c{index}.pdf", file_name=f"c{index}.pdf",
-                 size_bytes=1, page_count=1, status="ok", ingest_state=state, extract_state=state, ner_state=state,
-                 run_id="r1", ingested_at=NOW)
-        )  # fmt: skip
-        pages.append(_row(PAGES, doc_id=f"d{index}", page_no=1, status="ok", method="text", text=text,
-                          char_count=len(text), word_boxes=[], run_id="r1"))  # fmt: skip
         spans = [{"start": text.index(n), "end": text.index(n) + len(n), "label": "PARTY"} for n in (first, second)]
         records.append({"file": f"c{index}.pdf", "spans": spans})
-    write_arrow(arrow_rows(DOCUMENTS, documents), lake, DOCUMENTS)
-    write_arrow(arrow_rows(PAGES, pages), lake, PAGES)
+    write_documents(lake, [(f"d{i}", f"c{i}.pdf", [_text(*names)]) for i, names in enumerate(NAMES)], NOW)
     gold = tmp_path / "parties.jsonl"
     gold.write_text("".join(json.dumps(r) + "\n" for r in records))
     import_annotations(lake, gold, fmt="jsonl", known_labels=LABELS)
