@@ -335,7 +335,7 @@ def _validate_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
 
 def _lexicon_command(args: argparse.Namespace) -> int:
-    from jobs.learn.gold import GoldFormat, read_gold
+    from jobs.learn.gold import format_of, read_gold
     from jobs.learn.lexicon import build_lexicon
 
     if args.min_documents < 1:
@@ -343,8 +343,7 @@ def _lexicon_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     excluded: list[str] = []
     for gold in args.exclude_gold:
-        fmt: GoldFormat = "labelstudio" if gold.endswith(".json") else "conll" if gold.endswith(".conll") else "jsonl"
-        excluded += [document.file for document in read_gold(Path(gold), fmt, labels=()).documents]
+        excluded += [document.file for document in read_gold(Path(gold), format_of(gold), labels=()).documents]
     data = build_lexicon(args.lake, args.out, min_documents=args.min_documents, exclude=excluded)
     print(
         f"wrote {args.out}: {len(data['lower_words'])} lower-case words and {len(data['defined_terms'])} defined "
@@ -354,9 +353,15 @@ def _lexicon_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comma_list(value: str | None) -> list[str] | None:
+    """``A, B,C`` -> ["A", "B", "C"]; None or blank: None."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return items or None
+
+
 def _annotations_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.learn.annotations import AnnotationsError, export_annotations, import_annotations
-    from jobs.learn.gold import GoldFormat
+    from jobs.learn.gold import format_of
 
     if args.annotations_task == "export":
         if args.limit is not None and args.limit < 1:
@@ -368,10 +373,7 @@ def _annotations_command(args: argparse.Namespace, config: DocnerConfig) -> int:
             + ", ".join(map(str, done.files))
         )
         return 0
-    name = args.file.lower()
-    fmt: GoldFormat = args.annotation_format or (
-        "labelstudio" if name.endswith(".json") else "conll" if name.endswith(".conll") else "jsonl"
-    )
+    fmt = args.annotation_format or format_of(args.file)
     try:
         result = import_annotations(
             args.lake, args.file, fmt=fmt, known_labels=config.quality.labels, skip_invalid=args.skip_invalid
@@ -394,7 +396,7 @@ def _train_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     if args.epochs < 1 or args.patience < 1 or not 0 <= args.heldout < 1:
         print("docner: --epochs and --patience must be 1 or more, --heldout in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
-    labels = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    labels = _comma_list(args.labels)
     settings = SpacyTraining(
         base=args.base or config.ner.spacy.model,
         max_epochs=args.epochs,
@@ -421,7 +423,7 @@ def _eval_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     from jobs.learn.evaluate import evaluate_ner, save_evaluation
     from jobs.learn.scoring import ALL, MACRO
 
-    labels = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    labels = _comma_list(args.labels)
     result = evaluate_ner(args.lake, args.gold, fmt=args.gold_format, known_labels=config.quality.labels, labels=labels)
     save_evaluation(args.lake, result, args.out)
     for problem in result.problems[:20]:
@@ -471,7 +473,7 @@ def _eval_fields_command(args: argparse.Namespace) -> int:
     from udfs.fields.calibrate import fit
     from udfs.fields.extract import FIELD_NAMES
 
-    fields = [name.strip() for name in args.fields.split(",") if name.strip()] if args.fields else None
+    fields = _comma_list(args.fields)
     unknown = sorted(set(fields or ()) - set(FIELD_NAMES))
     if unknown:
         print(f"docner eval fields: unknown fields {unknown} (fields: {', '.join(FIELD_NAMES)})", file=sys.stderr)

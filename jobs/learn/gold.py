@@ -57,6 +57,12 @@ class GoldSet:
     problems: list[GoldProblem]
 
 
+def format_of(path: str | Path) -> GoldFormat:
+    """The format a file's name suggests: ``labelstudio`` for .json, ``conll`` for .conll, else ``jsonl``."""
+    name = str(path).lower()
+    return "labelstudio" if name.endswith(".json") else "conll" if name.endswith(".conll") else "jsonl"
+
+
 def read_gold(path: Path, fmt: GoldFormat, labels: Collection[str]) -> GoldSet:
     """The gold documents of ``path`` whose spans are usable; ``labels``: the labels docner
     knows (others are problems)."""

@@ -116,8 +116,9 @@ def split_documents(
     """Training and held-out passages, split by document (never one document in both)."""
     doc_ids = sorted({p.doc_id for p in passages})
     random.Random(seed).shuffle(doc_ids)
-    count = round(len(doc_ids) * heldout_share) if len(doc_ids) > 1 else 0
-    heldout = set(doc_ids[: max(1, count)] if heldout_share > 0 and len(doc_ids) > 1 else [])
+    # at least one document held out when asked, never all of them
+    count = min(max(1, round(len(doc_ids) * heldout_share)), len(doc_ids) - 1) if heldout_share > 0 else 0
+    heldout = set(doc_ids[:count])
     return [p for p in passages if p.doc_id not in heldout], [p for p in passages if p.doc_id in heldout]
 
 
@@ -181,7 +182,6 @@ def train_spacy(
 ) -> TrainResult:
     """Train, save under ``<lake>/_models/<name>/<version>/`` and record the ``models`` row."""
     import spacy
-    from spacy.training import Example  # noqa: F401  (the import fails early without spaCy)
     from spacy.util import fix_random_seed, minibatch
 
     _check_name(name)
