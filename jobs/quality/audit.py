@@ -90,8 +90,17 @@ def suite_path(config: DocnerConfig, table: str) -> Path:
     return resolve_conf_path(config, config.quality.suites) / f"{table}.json"
 
 
+def _gx_imported() -> None:
+    """Return once GX is wholly imported. The warm-up thread may be importing it right now,
+    holding ``_context_lock``; a half-imported package has not registered all its expectations,
+    and a suite read meanwhile fails with "expect_… not found" (seen in a clean-clone test run)."""
+    with _context_lock:
+        import great_expectations  # noqa: F401
+
+
 def load_suite(path: Path) -> Suite:
     """Read and check a suite file: every expectation must be one GX knows, with valid kwargs."""
+    _gx_imported()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     try:
