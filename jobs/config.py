@@ -140,13 +140,14 @@ class TransformersSettings(_Section):
     max_length: int = Field(512, ge=8)  # window length in tokens, special tokens included
     stride: int = Field(128, ge=0)  # tokens shared by consecutive windows
     aggregation: Literal["first", "average", "max"] = "first"
-    batch_size: int = Field(32, ge=1)  # windows per forward pass (the Arrow batch is separate)
+    batch_size: int | None = Field(None, ge=1)  # windows per forward pass (not the Arrow batch); null: by device
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     device: str | None = None  # null: the Spark task's GPU, else CPU
     label_map: dict[str, str] = Field(default_factory=dict)  # model label -> docner label
     labels: list[str] | None = None
     min_score: float = Field(0.0, ge=0, le=1)
     torch_threads: int | None = Field(None, ge=1)
+    tokenize_chars: int = Field(1_000_000, ge=1000)  # texts tokenized per group, the next while the model runs
 
     @model_validator(mode="after")
     def _stride_fits(self) -> TransformersSettings:

@@ -31,12 +31,17 @@ from udfs.ner.backends.transformers import (
     bucket_batches,
     cached_transformers,
     decode_bio,
+    decode_label_ids,
     derive_model_version,
     load_transformers,
     merge_windows,
     plan_windows,
     resolve_device,
     resolve_precision,
+    split_tag,
+    strip_span,
+    tag_table,
+    text_groups,
 )
 
 LABEL_ID = {label: index for index, label in enumerate(LABELS)}
@@ -365,6 +370,23 @@ def test_bucket_batches_properties(lengths, batch_size):
     assert ordered == sorted(lengths, reverse=True)  # similar lengths share a batch: little padding
 
 
+def test_text_groups_examples():
+    assert text_groups([5, 0, 3, 4, 9, 1], 8) == [[0, 2], [3], [4], [5]]  # 9 > 8: a group of its own
+    assert text_groups([0, 0], 8) == []
+    with pytest.raises(ValueError):
+        text_groups([1], 0)
+
+
+@given(lengths=st.lists(st.integers(0, 50), max_size=60), limit=st.integers(1, 80))
+def test_text_groups_properties(lengths, limit):
+    groups = text_groups(lengths, limit)
+    assert [index for group in groups for index in group] == [i for i, n in enumerate(lengths) if n > 0]
+    for group in groups:
+        assert group and (len(group) == 1 or sum(lengths[i] for i in group) <= limit)
+    for group, following in itertools.pairwise(groups):  # a group closes only when the next text would not fit
+        assert sum(lengths[i] for i in group) + lengths[following[0]] > limit
+
+
 def one_hot(tags: list[str], confidence: float = 0.9) -> np.ndarray:
     probs = np.full((len(tags), len(LABELS)), (1 - confidence) / (len(LABELS) - 1), dtype=np.float32)
     probs[np.arange(len(tags)), [LABEL_ID[tag] for tag in tags]] = confidence
@@ -418,6 +440,16 @@ def test_decode_bio_repairs_sequences(tags, spans):
     assert decode_bio(tags) == spans
 
 
+TAG_SET = (*LABELS, "PER", "ORG", "S-ORG", "E-LOC", "U-PER", "L-PER", "B_MISC", "I_MISC")
+
+
+@given(st.lists(st.sampled_from(TAG_SET), max_size=60))
+def test_decode_label_ids_equals_decode_bio(tags):
+    table = tag_table(TAG_SET)
+    label_ids = np.array([TAG_SET.index(tag) for tag in tags], dtype=np.int64)
+    assert decode_label_ids(label_ids, table) == decode_bio(tags)
+
+
 @given(st.lists(st.sampled_from([*LABELS, "PER", "S-ORG", "E-LOC"]), max_size=40))
 def test_decode_bio_spans_are_disjoint_and_cover_every_tag(tags):
     spans = decode_bio(tags)
@@ -456,3 +488,143 @@ def test_aggregation_keeps_consecutive_same_word_ids_together_only():
     probs = one_hot(["B-PER", "I-PER", "O", "B-ORG"])
     words = aggregate_words(probs, np.array([0, 0, 1, 2]), "first")
     assert [LABELS[i] for i in words.probs.argmax(1)] == ["B-PER", "O", "B-ORG"]
+
+
+# --- the pipelined worker against the plain algorithm ------------------------------------------
+
+
+def reference_recognize(backend: TransformersBackend, texts: list[str], batch_size: int) -> list[list]:
+    """The backend's algorithm written plainly, as it ran before the worker was pipelined: all
+    texts tokenized through the transformers tokenizer, every window of the call sorted by
+    length and batched with an attention mask, windows merged, sub-words aggregated, tags
+    decoded from their strings."""
+    loaded, options = backend.loaded, backend.options
+    results: list[list] = [[] for _ in texts]
+    todo = [index for index, text in enumerate(texts) if text and not text.isspace()]
+    if not todo:
+        return results
+    batch = loaded.tokenizer(
+        [texts[index] for index in todo],
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        truncation=False,
+        split_special_tokens=True,
+        verbose=False,
+    )
+    encoded = [
+        (
+            index,
+            np.asarray(e.ids),
+            np.asarray(e.offsets).reshape(-1, 2),
+            np.array([-1 if w is None else w for w in e.word_ids]),
+        )
+        for index, e in zip(todo, batch.encodings, strict=True)
+        if e.ids
+    ]
+    windows = [
+        (doc, start, end)
+        for doc, item in enumerate(encoded)
+        for start, end in plan_windows(len(item[1]), backend.window, options.stride)
+    ]
+    prefix, suffix = list(loaded.prefix_ids), list(loaded.suffix_ids)
+    sequences = [prefix + list(encoded[doc][1][start:end]) + suffix for doc, start, end in windows]
+    probs: list = [None] * len(windows)
+    with torch.inference_mode():
+        for group in bucket_batches([len(sequence) for sequence in sequences], batch_size):
+            width = max(len(sequences[index]) for index in group)
+            ids = torch.full((len(group), width), loaded.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, index in enumerate(group):
+                ids[row, : len(sequences[index])] = torch.tensor(sequences[index])
+                mask[row, : len(sequences[index])] = 1
+            out = torch.softmax(loaded.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1).numpy()
+            for row, index in enumerate(group):
+                _doc, start, end = windows[index]
+                probs[index] = out[row, len(prefix) : len(prefix) + end - start]
+    for doc, (index, ids, offsets, word_ids) in enumerate(encoded):
+        mine = [position for position, window in enumerate(windows) if window[0] == doc]
+        token_probs = merge_windows([windows[p][1:] for p in mine], [probs[p] for p in mine], len(ids))
+        words = aggregate_words(token_probs, word_ids, options.aggregation)
+        label_ids = words.probs.argmax(axis=1)
+        scores = words.probs[np.arange(label_ids.size), label_ids]
+        found = []
+        for first, stop, entity_type in decode_bio([loaded.id2label[label] for label in label_ids]):
+            label = dict(options.label_map).get(entity_type, entity_type)
+            start, end = strip_span(
+                texts[index], int(offsets[words.first_token[first], 0]), int(offsets[words.last_token[stop - 1], 1])
+            )
+            if start < end:
+                text = texts[index]
+                score = float(scores[first:stop].mean())
+                found.append(
+                    nt.Candidate(
+                        start, end, text[start:end], label, score, "transformers", backend.model, backend.model_version
+                    )
+                )
+        results[index] = sorted(found, key=lambda c: (c.start, c.end, c.label))
+    return results
+
+
+def without_scores(results):
+    return [[candidate._replace(score=None) for candidate in found] for found in results]
+
+
+@pytest.mark.parametrize("aggregation", ["first", "average", "max"])
+def test_pipelined_worker_gives_the_plain_algorithms_entities(backend, aggregation):
+    texts = [sample_text(n, seed=n) for n in (900, 3, 0, 2500, 40, 1200)]
+    texts[2] = "  \n"
+    options = {"max_length": 64, "stride": 16, "batch_size": 7, "aggregation": aggregation}
+    reference = reference_recognize(with_options(backend, **options), texts, 7)
+    assert sum(map(len, reference)) > 300
+    # One tokenizer group: the same batches as the plain algorithm, so the very same floats.
+    assert with_options(backend, **options).recognize(texts) == reference
+    # Many groups (tokenized while the model runs; windows carried between groups): other
+    # batches, so scores equal up to float rounding.
+    grouped = with_options(backend, **options, tokenize_chars=2000).recognize(texts)
+    assert without_scores(grouped) == without_scores(reference)
+    assert [[c.score for c in found] for found in grouped] == [
+        pytest.approx([c.score for c in found], abs=1e-6) for found in reference
+    ]
+
+
+def test_inference_stats_count_the_work(backend):
+    worker = with_options(backend, max_length=64, stride=16, batch_size=5, tokenize_chars=1500)
+    worker.stats.reset()
+    texts = [sample_text(n, seed=n) for n in (400, 30, 900)] + ["", "   "]
+    worker.recognize(texts)
+    stats = worker.stats
+    tokens = [n_tokens(backend, text) for text in texts[:3]]
+    windows = [plan_windows(n, worker.window, 16) for n in tokens]
+    assert stats.texts == 3 and stats.tokens == sum(tokens)
+    assert stats.windows == sum(map(len, windows))
+    assert stats.window_tokens == sum(end - start + 2 for spans in windows for start, end in spans)
+    assert stats.batches == -(-stats.windows // 5)
+    assert stats.padded_tokens >= stats.window_tokens
+    assert stats.wall_s >= stats.launch_s + stats.decode_s and stats.device_s == 0.0  # CPU: no CUDA events
+    stats.reset()
+    assert stats == nt.InferenceStats()
+
+
+def test_batch_size_follows_the_device(backend):
+    assert with_options(backend, batch_size=None).batch_size == nt.CPU_BATCH_SIZE
+    gpu = dataclasses.replace(backend.loaded, device="cuda:0")
+    assert TransformersBackend(gpu, backend.options).batch_size == nt.CUDA_BATCH_SIZE
+    assert TransformersBackend(gpu, dataclasses.replace(backend.options, batch_size=9)).batch_size == 9
+    with pytest.raises(ValueError, match="tokenize_chars"):
+        TransformersOptions("x", tokenize_chars=0)
+
+
+def test_split_tag_codes_cover_every_scheme():
+    table = tag_table(["O", "B-A", "I-A", "E-A", "S-A", "L-A", "U-A", "A"])
+    assert table.codes == (
+        nt.TAG_OUTSIDE,
+        nt.TAG_BEGIN,
+        nt.TAG_INSIDE,
+        nt.TAG_END,
+        nt.TAG_SINGLE,
+        nt.TAG_END,
+        nt.TAG_SINGLE,
+        nt.TAG_INSIDE,
+    )
+    assert table.tagged.tolist() == [False] + [True] * 7
+    assert split_tag("B-A") == ("B", "A")

@@ -42,7 +42,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         "transformers",
         "udfs.ner.backends.transformers",
         ("transformers", "torch"),
-        (("batch_size",), ("torch_threads",), ("device",)),
+        (("batch_size",), ("torch_threads",), ("device",), ("tokenize_chars",)),
     ),
     BackendSpec("rules", "udfs.ner.backends.rules"),
 )

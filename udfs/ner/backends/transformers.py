@@ -7,6 +7,11 @@ small) → postprocess (each token's probabilities taken from the window where i
 farthest from a cut, sub-words aggregated to words, BIO tags decoded to character spans).
 Decoding runs on the merged token sequence, so an entity cut by a window edge comes out
 whole and once, and a text that fits in one window gives exactly the unwindowed result.
+
+On a GPU the three stages overlap: texts are tokenized in groups, the next group in a thread
+while the model runs; batches are launched asynchronously (inputs through pinned memory,
+probabilities copied back the same way) and a finished batch's documents are decoded on the
+CPU while the GPU runs the next ones. ``InferenceStats`` says where the time went.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -43,6 +51,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgp
 # Models whose position ids start after the padding index (RoBERTa family): two positions fewer.
 _PADDED_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text"})
 _TAG_PREFIXES = frozenset("BIESLU")  # BIO / IOB1 / BIOES / BILOU
+CPU_BATCH_SIZE = 32  # windows per forward pass when batch_size is unset: on a CPU …
+CUDA_BATCH_SIZE = 64  # … and on a GPU (the fastest of 64 to 512 on an H200: docs/benchmarks.md)
+IN_FLIGHT = 2  # batches queued on the GPU ahead of the one being decoded
 
 
 @dataclass(frozen=True)
@@ -52,13 +63,14 @@ class TransformersOptions:
     max_length: int = 512  # window length in tokens, special tokens included; capped at the model's limit
     stride: int = 128  # tokens shared by consecutive windows: each token keeps about stride/2 of context
     aggregation: Aggregation = "first"
-    batch_size: int = 32  # windows per forward pass (separate from Spark's Arrow batch size)
+    batch_size: int | None = None  # windows per forward pass (not Spark's Arrow batch); None: by device
     precision: Precision = "auto"  # auto: bf16 (else fp16) on CUDA, fp32 elsewhere
     device: str | None = None  # None: the Spark task's GPU, CPU in a task without one, else cuda:0 or CPU
     label_map: tuple[tuple[str, str], ...] = ()  # model label -> docner label (PER -> PERSON); others kept
     labels: tuple[str, ...] | None = None  # keep only these docner labels
     min_score: float = 0.0
     torch_threads: int | None = None  # None: the Spark task's CPUs inside a task, else torch's default
+    tokenize_chars: int = 1_000_000  # texts are tokenized in groups of about this many characters
 
     def __post_init__(self) -> None:
         if self.max_length < 3:
@@ -67,8 +79,10 @@ class TransformersOptions:
             raise ValueError(f"stride must be in [0, max_length) (got {self.stride})")
         if self.aggregation not in ("first", "average", "max"):
             raise ValueError(f"aggregation must be first, average or max (got {self.aggregation!r})")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be positive (got {self.batch_size})")
+        if self.tokenize_chars < 1:
+            raise ValueError(f"tokenize_chars must be positive (got {self.tokenize_chars})")
         if self.precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be auto, fp32, fp16 or bf16 (got {self.precision!r})")
         if not 0.0 <= self.min_score <= 1.0:
@@ -104,6 +118,24 @@ def bucket_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
         raise ValueError(f"batch_size must be positive (got {batch_size})")
     order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def text_groups(lengths: Sequence[int], max_chars: int) -> list[list[int]]:
+    """Indices of the texts with ``lengths`` > 0, in order, in consecutive groups of at most
+    ``max_chars`` characters (a longer text makes a group of its own)."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be positive (got {max_chars})")
+    groups: list[list[int]] = []
+    size = 0
+    for index, length in enumerate(lengths):
+        if length <= 0:
+            continue
+        if not groups or size + length > max_chars:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += length
+    return groups
 
 
 def merge_windows(windows: Sequence[tuple[int, int]], window_probs: Sequence[np.ndarray], n_tokens: int) -> np.ndarray:
@@ -204,6 +236,49 @@ def decode_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
+# Tag schemes as codes: what a tag does to the entity being read (decode_bio's rules).
+TAG_OUTSIDE, TAG_BEGIN, TAG_INSIDE, TAG_END, TAG_SINGLE = range(5)
+_TAG_CODES = {"O": TAG_OUTSIDE, "B": TAG_BEGIN, "I": TAG_INSIDE, "": TAG_INSIDE, "E": TAG_END, "L": TAG_END}
+_TAG_CODES.update(S=TAG_SINGLE, U=TAG_SINGLE)
+
+
+class TagTable(NamedTuple):
+    codes: tuple[int, ...]  # per label id: TAG_OUTSIDE … TAG_SINGLE
+    types: tuple[str, ...]  # per label id: its entity type ("" for O)
+    tagged: np.ndarray  # (n_labels,) bool: the label is part of an entity
+
+
+def tag_table(id2label: Sequence[str]) -> TagTable:
+    parts = [split_tag(tag) for tag in id2label]
+    codes = tuple(_TAG_CODES[prefix] for prefix, _ in parts)
+    return TagTable(codes, tuple(entity_type for _, entity_type in parts), np.array(codes) != TAG_OUTSIDE)
+
+
+def decode_label_ids(label_ids: np.ndarray, table: TagTable) -> list[tuple[int, int, str]]:
+    """:func:`decode_bio` over label ids, looking only at the words that carry an entity tag
+    (with a trained model, a few in a hundred): the same spans, without a Python step per word."""
+    spans: list[tuple[int, int, str]] = []
+    open_type: str | None = None
+    open_start = previous = 0
+    positions = np.flatnonzero(table.tagged[label_ids])
+    for index, label in zip(positions.tolist(), label_ids[positions].tolist(), strict=True):
+        if open_type is not None and index != previous + 1:  # an O between: it closed the entity
+            spans.append((open_start, previous + 1, open_type))
+            open_type = None
+        previous = index
+        code, entity_type = table.codes[label], table.types[label]
+        if code in (TAG_BEGIN, TAG_SINGLE) or entity_type != open_type:
+            if open_type is not None:
+                spans.append((open_start, index, open_type))
+            open_type, open_start = entity_type, index
+        if code in (TAG_END, TAG_SINGLE):
+            spans.append((open_start, index + 1, entity_type))
+            open_type = None
+    if open_type is not None:
+        spans.append((open_start, previous + 1, open_type))
+    return spans
+
+
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """``[start, end)`` without surrounding whitespace (BPE offsets can include a leading space)."""
     while start < end and text[start].isspace():
@@ -297,11 +372,39 @@ def derive_model_version(model_path: str) -> str:
     return digest.hexdigest()[:12]
 
 
+@dataclass
+class InferenceStats:
+    """Where a worker's inference time went, summed over its calls (``reset()`` starts over).
+    On a GPU the work is asynchronous: ``launch_s`` is host time spent building and issuing
+    batches, ``wait_s`` host time blocked on their results, and ``device_s`` the GPU's time
+    per batch, input copy to output copy (CUDA events; gaps while the GPU waited for the host
+    to issue kernels count as busy)."""
+
+    texts: int = 0  # non-blank texts
+    tokens: int = 0  # their tokens, without special tokens
+    windows: int = 0
+    window_tokens: int = 0  # tokens fed to the model: windows with their special tokens, no padding
+    padded_tokens: int = 0  # rows × widths of the batches
+    batches: int = 0
+    wall_s: float = 0.0  # in recognize(), everything included
+    tokenize_s: float = 0.0  # tokenizing (in the tokenizer thread when there are several groups)
+    tokenize_wait_s: float = 0.0  # the model side waiting for the tokenizer
+    launch_s: float = 0.0
+    wait_s: float = 0.0
+    decode_s: float = 0.0  # window merge, sub-word aggregation, tag decoding, candidates
+    device_s: float = 0.0
+
+    def reset(self) -> None:
+        for item in dataclasses.fields(self):
+            setattr(self, item.name, item.default)
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedTransformers:
     """A tokenizer and model on their device, with what inference needs to know about them."""
 
     tokenizer: Any
+    encoder: Any  # the tokenizer's Rust core, set to encode whole texts (no truncation, no padding)
     model: Any
     name: str
     version: str
@@ -312,6 +415,8 @@ class LoadedTransformers:
     suffix_ids: tuple[int, ...]  # and after it ([SEP])
     pad_id: int
     max_length: int  # the longest input the model takes, special tokens included
+    attention: str = "eager"  # the attention implementation the model runs (sdpa where it has one)
+    stats: InferenceStats = field(default_factory=InferenceStats)  # this worker's, over all calls
 
 
 def _special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -324,6 +429,19 @@ def _special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if full[offset : offset + len(bare)] == bare:
             return tuple(full[:offset]), tuple(full[offset + len(bare) :])
     raise ModelUnavailable(f"cannot tell where {type(tokenizer).__name__} puts its special tokens")
+
+
+def _whole_text_encoder(tokenizer: Any) -> Any:
+    """A copy of a fast tokenizer's Rust core that encodes whole texts, special-token strings
+    as plain text: what ``tokenizer(texts, truncation=False, padding=False,
+    split_special_tokens=True)`` does, without building Python lists of every token."""
+    from tokenizers import Tokenizer
+
+    encoder = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    encoder.no_truncation()
+    encoder.no_padding()
+    encoder.encode_special_tokens = True
+    return encoder
 
 
 def _model_limit(config: Any, tokenizer: Any) -> int:
@@ -384,6 +502,7 @@ def _load_quietly(directory: Path, device: str, precision: str, version: str) ->
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return LoadedTransformers(
         tokenizer=tokenizer,
+        encoder=_whole_text_encoder(tokenizer),
         model=model,
         name=directory.name,
         version=version,
@@ -394,6 +513,7 @@ def _load_quietly(directory: Path, device: str, precision: str, version: str) ->
         suffix_ids=suffix_ids,
         pad_id=int(pad_id),
         max_length=_model_limit(config, tokenizer),
+        attention=str(getattr(config, "_attn_implementation", None) or "eager"),
     )
 
 
@@ -427,8 +547,31 @@ def cached_transformers(options: TransformersOptions) -> TransformersBackend:
 class _Encoded(NamedTuple):
     text_index: int  # position of the text in the recognize() call
     ids: np.ndarray  # (n_tokens,) token ids, no special tokens
-    offsets: np.ndarray  # (n_tokens, 2) character offsets into the text
     word_ids: np.ndarray  # (n_tokens,) word index, -1 for none
+    encoding: Any  # the tokenizers Encoding: character offsets, read for entity tokens only
+
+
+@dataclass
+class _Document:
+    """A text whose windows are on their way through the model."""
+
+    item: _Encoded
+    windows: list[tuple[int, int]]  # token windows [start, end)
+    probs: list[np.ndarray]  # each window's probabilities, filled in as its batch completes
+    remaining: int
+
+
+class _Window(NamedTuple):
+    document: int  # index into the call's documents
+    window: int  # index into that document's windows
+    length: int  # tokens with the special ones
+
+
+class _Batch(NamedTuple):
+    windows: list[_Window]
+    probs: Any  # torch tensor (batch, width, n_labels) on the host: pinned, filled once `done` is reached
+    started: Any  # CUDA events around the batch's work, None on a CPU
+    done: Any
 
 
 class TransformersBackend:
@@ -449,64 +592,93 @@ class TransformersBackend:
                 f"stride ({options.stride}) must be smaller than the {self.window} content tokens of a window "
                 f"(max_length {self.max_length} less {n_special} special tokens)"
             )
+        self.cuda = loaded.device.startswith("cuda")
+        default_batch = CUDA_BATCH_SIZE if self.cuda else CPU_BATCH_SIZE
+        self.batch_size = options.batch_size or default_batch
         self._label_map = dict(options.label_map)
         self._keep = frozenset(options.labels) if options.labels is not None else None
+        self._tags = tag_table(loaded.id2label)
+        self.stats = loaded.stats
         self.unmapped_spans = 0  # entity spans that came out empty after stripping whitespace
 
     def recognize(self, texts: Sequence[str]) -> list[list[Candidate]]:
         """Candidates of each text, offsets into that text, sorted by (start, end, label)."""
+        started = time.perf_counter()
         results: list[list[Candidate]] = [[] for _ in texts]
-        encoded = self._encode(texts)
-        windows = [
-            (doc, start, end)
-            for doc, item in enumerate(encoded)
-            for start, end in plan_windows(len(item.ids), self.window, self.options.stride)
-        ]
-        probs = self._forward([encoded[doc].ids[start:end] for doc, start, end in windows])
-        per_doc: list[list[int]] = [[] for _ in encoded]
-        for position, (doc, _start, _end) in enumerate(windows):
-            per_doc[doc].append(position)
-        for item, positions in zip(encoded, per_doc, strict=True):
-            token_probs = merge_windows(
-                [windows[p][1:] for p in positions], [probs[p] for p in positions], len(item.ids)
-            )
+        for item, token_probs in self._token_probabilities(texts):
+            decoding = time.perf_counter()
             results[item.text_index] = self._candidates(texts[item.text_index], item, token_probs)
+            self.stats.decode_s += time.perf_counter() - decoding
+        self.stats.wall_s += time.perf_counter() - started
         return results
 
-    def _encode(self, texts: Sequence[str]) -> list[_Encoded]:
-        """Each non-blank text tokenized once, whole (no truncation), with offsets and word ids.
-        Special-token strings inside the text ("[SEP]") are split as ordinary text."""
-        todo = [index for index, text in enumerate(texts) if text and not text.isspace()]
-        if not todo:
-            return []
-        batch = self.loaded.tokenizer(
-            [texts[index] for index in todo],
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            truncation=False,
-            padding=False,
-            split_special_tokens=True,
-            verbose=False,
+    def _token_probabilities(self, texts: Sequence[str]) -> Iterator[tuple[_Encoded, np.ndarray]]:
+        """Each non-blank text with its merged per-token probabilities, as its last window
+        completes. Texts are tokenized group by group (the next group in a thread while the
+        model runs); windows wait in a pool and go to the model in batches of the longest
+        ones (all but a text's only window are full length), the pool's rest with the last group."""
+        groups = text_groups(
+            [len(text) if text and not text.isspace() else 0 for text in texts], self.options.tokenize_chars
         )
-        encoded = []
-        for index, encoding in zip(todo, batch.encodings, strict=True):
-            if not encoding.ids:
-                continue
-            word_ids = np.fromiter((-1 if w is None else w for w in encoding.word_ids), dtype=np.int64)
-            encoded.append(
-                _Encoded(
-                    index,
-                    np.asarray(encoding.ids, dtype=np.int64),
-                    np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2),
-                    word_ids,
-                )
+        if not groups:
+            return
+        documents: list[_Document] = []
+        pool: list[_Window] = []
+        in_flight: deque[_Batch] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="docner-tokenize") as tokenizer:
+            upcoming = tokenizer.submit(self._encode, texts, groups[0])
+            for number in range(len(groups)):
+                waiting = time.perf_counter()
+                encoded = upcoming.result()
+                self.stats.tokenize_wait_s += time.perf_counter() - waiting
+                if number + 1 < len(groups):
+                    upcoming = tokenizer.submit(self._encode, texts, groups[number + 1])
+                self._add_windows(encoded, documents, pool)
+                last = number + 1 == len(groups)
+                if len(pool) < self.batch_size and not last:
+                    continue
+                batches = bucket_batches([window.length for window in pool], self.batch_size)
+                rest = batches.pop() if batches and len(batches[-1]) < self.batch_size and not last else []
+                for batch in batches:
+                    in_flight.append(self._launch([pool[index] for index in batch], documents))
+                    while len(in_flight) > (IN_FLIGHT if self.cuda else 0):
+                        yield from self._complete(in_flight.popleft(), documents)
+                pool[:] = [pool[index] for index in rest]
+        while in_flight:
+            yield from self._complete(in_flight.popleft(), documents)
+
+    def _add_windows(self, encoded: list[_Encoded], documents: list[_Document], pool: list[_Window]) -> None:
+        n_special = len(self.loaded.prefix_ids) + len(self.loaded.suffix_ids)
+        for item in encoded:
+            windows = plan_windows(len(item.ids), self.window, self.options.stride)
+            number = len(documents)
+            documents.append(_Document(item, windows, [np.empty((0, 0), np.float32)] * len(windows), len(windows)))
+            pool.extend(_Window(number, k, end - start + n_special) for k, (start, end) in enumerate(windows))
+            self.stats.texts += 1
+            self.stats.tokens += len(item.ids)
+            self.stats.windows += len(windows)
+            self.stats.window_tokens += sum(end - start + n_special for start, end in windows)
+
+    def _encode(self, texts: Sequence[str], indices: Sequence[int]) -> list[_Encoded]:
+        """The texts at ``indices`` tokenized, each whole (no truncation), with offsets and word
+        ids. Special-token strings inside the text ("[SEP]") are split as ordinary text."""
+        started = time.perf_counter()
+        encodings = self.loaded.encoder.encode_batch([texts[index] for index in indices], add_special_tokens=False)
+        encoded = [
+            _Encoded(
+                index,
+                np.asarray(encoding.ids, dtype=np.int64),
+                np.fromiter((-1 if w is None else w for w in encoding.word_ids), dtype=np.int64),
+                encoding,
             )
+            for index, encoding in zip(indices, encodings, strict=True)
+            if encoding.ids
+        ]
+        self.stats.tokenize_s += time.perf_counter() - started
         return encoded
 
     def _set_threads(self) -> None:
-        if not self.loaded.device.startswith("cpu"):
+        if self.cuda:
             return
         wanted = self.options.torch_threads
         if wanted is None:
@@ -520,38 +692,84 @@ class TransformersBackend:
             if torch.get_num_threads() != wanted:
                 torch.set_num_threads(wanted)
 
-    def _forward(self, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Softmax probabilities ``(len(sequence), n_labels)`` of each content sequence, in order."""
-        if not sequences:
-            return []
+    def _launch(self, windows: list[_Window], documents: list[_Document]) -> _Batch:
+        """Run one batch (longest window first): on a GPU asynchronously, the probabilities on
+        their way to pinned host memory when this returns."""
         import torch
 
+        launching = time.perf_counter()
         self._set_threads()
         loaded = self.loaded
-        prefix = np.asarray(loaded.prefix_ids, dtype=np.int64)
-        suffix = np.asarray(loaded.suffix_ids, dtype=np.int64)
-        n_prefix = prefix.size
-        lengths = [len(sequence) + prefix.size + suffix.size for sequence in sequences]
-        out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
+        n_prefix = len(loaded.prefix_ids)
+        width = windows[0].length
+        input_ids = np.full((len(windows), width), loaded.pad_id, dtype=np.int64)
+        input_ids[:, :n_prefix] = loaded.prefix_ids
+        for row, window in enumerate(windows):
+            document = documents[window.document]
+            start, end = document.windows[window.window]
+            input_ids[row, n_prefix : n_prefix + end - start] = document.item.ids[start:end]
+            input_ids[row, n_prefix + end - start : window.length] = loaded.suffix_ids
+        ids = torch.from_numpy(input_ids)
+        # No mask for a batch without padding (most are: windows are full length). Then SDPA may
+        # take its flash kernel, and transformers need not read a GPU mask back to find that it
+        # masks nothing, which would stall the host until the GPU caught up.
+        mask = None
+        if windows[-1].length < width:
+            lengths = np.array([window.length for window in windows])
+            mask = torch.from_numpy((np.arange(width) < lengths[:, None]).astype(np.int64))
         with torch.inference_mode():
-            for batch in bucket_batches(lengths, self.options.batch_size):
-                width = max(lengths[index] for index in batch)
-                input_ids = np.full((len(batch), width), loaded.pad_id, dtype=np.int64)
-                attention_mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, index in enumerate(batch):
-                    sequence = sequences[index]
-                    input_ids[row, :n_prefix] = prefix
-                    input_ids[row, n_prefix : n_prefix + len(sequence)] = sequence
-                    input_ids[row, n_prefix + len(sequence) : lengths[index]] = suffix
-                    attention_mask[row, : lengths[index]] = 1
-                logits = loaded.model(
-                    input_ids=torch.from_numpy(input_ids).to(loaded.device),
-                    attention_mask=torch.from_numpy(attention_mask).to(loaded.device),
-                ).logits
-                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-                for row, index in enumerate(batch):
-                    out[index] = probs[row, n_prefix : n_prefix + len(sequences[index])]
-        return out
+            if self.cuda:
+                probs, started, done = self._run_on_gpu(ids, mask)
+            else:
+                probs, started, done = self._probabilities(ids, mask), None, None
+        self.stats.batches += 1
+        self.stats.padded_tokens += len(windows) * width
+        self.stats.launch_s += time.perf_counter() - launching
+        return _Batch(windows, probs, started, done)
+
+    def _probabilities(self, ids: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        import torch
+
+        logits = self.loaded.model(input_ids=ids, attention_mask=mask).logits
+        return torch.softmax(logits.float(), dim=-1)
+
+    def _run_on_gpu(self, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, Any, Any]:
+        """Queue a batch on the GPU: inputs in through pinned memory, the forward pass,
+        probabilities out to pinned memory; CUDA events around it all."""
+        import torch
+
+        device = torch.device(self.loaded.device)
+        stream = torch.cuda.current_stream(device)
+        started = torch.cuda.Event(enable_timing=True)
+        done = torch.cuda.Event(enable_timing=True)
+        started.record(stream)
+        ids = ids.pin_memory().to(device, non_blocking=True)
+        if mask is not None:
+            mask = mask.pin_memory().to(device, non_blocking=True)
+        probs = self._probabilities(ids, mask)
+        host = torch.empty(probs.shape, dtype=probs.dtype, pin_memory=True)
+        host.copy_(probs, non_blocking=True)
+        done.record(stream)
+        return host, started, done
+
+    def _complete(self, batch: _Batch, documents: list[_Document]) -> Iterator[tuple[_Encoded, np.ndarray]]:
+        """Wait for a batch; yield the documents whose last window it held, windows merged."""
+        if batch.done is not None:
+            waiting = time.perf_counter()
+            batch.done.synchronize()
+            self.stats.wait_s += time.perf_counter() - waiting
+            self.stats.device_s += batch.started.elapsed_time(batch.done) / 1000
+        probs = batch.probs.numpy()
+        n_prefix = len(self.loaded.prefix_ids)
+        for row, window in enumerate(batch.windows):
+            document = documents[window.document]
+            start, end = document.windows[window.window]
+            document.probs[window.window] = probs[row, n_prefix : n_prefix + end - start].copy()
+            document.remaining -= 1
+            if document.remaining == 0:
+                merged = merge_windows(document.windows, document.probs, len(document.item.ids))
+                document.probs = []
+                yield document.item, merged
 
     def _candidates(self, text: str, item: _Encoded, token_probs: np.ndarray) -> list[Candidate]:
         words = aggregate_words(token_probs, item.word_ids, self.options.aggregation)
@@ -559,19 +777,18 @@ class TransformersBackend:
             return []
         label_ids = words.probs.argmax(axis=1)
         scores = words.probs[np.arange(label_ids.size), label_ids]
-        id2label = self.loaded.id2label
-        starts = item.offsets[words.first_token, 0]
-        ends = item.offsets[words.last_token, 1]
         found = []
         unmapped = 0
-        for first, stop, entity_type in decode_bio([id2label[label] for label in label_ids]):
+        for first, stop, entity_type in decode_label_ids(label_ids, self._tags):
             label = self._label_map.get(entity_type, entity_type)
             if self._keep is not None and label not in self._keep:
                 continue
-            score = float(scores[first:stop].mean())
+            score = float(scores[first] if stop - first == 1 else scores[first:stop].mean())
             if score < self.options.min_score:
                 continue
-            start, end = strip_span(text, int(starts[first]), int(ends[stop - 1]))
+            start = item.encoding.token_to_chars(int(words.first_token[first]))[0]
+            end = item.encoding.token_to_chars(int(words.last_token[stop - 1]))[1]
+            start, end = strip_span(text, start, end)
             if start >= end:
                 unmapped += 1
                 continue
