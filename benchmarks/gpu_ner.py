@@ -95,25 +95,11 @@ def build_checkpoint(directory: Path, size: str, device: str, texts: list[str], 
     """A random-weight BERT token classifier and its tokenizer, saved; the ``O`` bias raised so
     that about ``entity_rate`` of the tokens of a sample of the texts are tagged."""
     import torch
-    from transformers import BertConfig, BertForTokenClassification
 
-    from tests.tiny_models import BASE_VOCAB_SIZE, LABELS, SIZES, build_tokenizer, build_vocab
+    from tests.tiny_models import token_classifier
 
-    vocab = build_vocab(BASE_VOCAB_SIZE if size == "base" else None)
-    dims = SIZES[size]
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=dims.hidden,
-        num_hidden_layers=dims.layers,
-        num_attention_heads=dims.heads,
-        intermediate_size=dims.intermediate,
-        max_position_embeddings=512,
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)},
-    )
-    torch.manual_seed(0)
-    model = BertForTokenClassification(config).eval().to(device)
-    tokenizer = build_tokenizer(vocab, max_length=512)
+    model, tokenizer, vocab = token_classifier("base" if size == "base" else "tiny")
+    model = model.to(device)
     sample = tokenizer(texts[:8], truncation=True, max_length=512, padding="longest", return_tensors="pt")
     with torch.inference_mode():
         logits = model(

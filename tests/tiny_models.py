@@ -98,16 +98,12 @@ def build_tokenizer(vocab: Sequence[str], max_length: int = 512):
     return tokenizer
 
 
-def save_token_classifier(
-    directory: str | Path, size: Size = "tiny", *, labels: Sequence[str] = LABELS, seed: int = 0
-) -> Path:
-    """Write a random-weight ``BertForTokenClassification`` checkpoint (config.json,
-    model.safetensors, fast tokenizer files and vocab.txt) to ``directory``."""
+def token_classifier(size: Size = "tiny", *, labels: Sequence[str] = LABELS, seed: int = 0):
+    """A random-weight ``BertForTokenClassification`` (eval mode, on the CPU) and its fast
+    tokenizer, and the vocabulary, not saved."""
     import torch
     from transformers import BertConfig, BertForTokenClassification
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     vocab = build_vocab(BASE_VOCAB_SIZE if size == "base" else None)
     dims = SIZES[size]
     config = BertConfig(
@@ -122,8 +118,18 @@ def save_token_classifier(
     )
     torch.manual_seed(seed)
     model = BertForTokenClassification(config).eval()
+    return model, build_tokenizer(vocab, max_length=config.max_position_embeddings), vocab
+
+
+def save_token_classifier(
+    directory: str | Path, size: Size = "tiny", *, labels: Sequence[str] = LABELS, seed: int = 0
+) -> Path:
+    """Write a random-weight ``BertForTokenClassification`` checkpoint (config.json,
+    model.safetensors, fast tokenizer files and vocab.txt) to ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, vocab = token_classifier(size, labels=labels, seed=seed)
     model.save_pretrained(directory)
-    tokenizer = build_tokenizer(vocab, max_length=config.max_position_embeddings)
     tokenizer.save_pretrained(directory)
     # vocab.txt too, as real BERT checkpoints ship it (and the slow tokenizer reads it).
     (directory / "vocab.txt").write_text("".join(f"{token}\n" for token in vocab), encoding="utf-8")
