@@ -311,6 +311,8 @@ DEFAULT_LABELS = [
     "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
     # the shipped rules, and the usual token-classification label maps
     "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF", "DEFINED_TERM",
+    # models trained on contract gold (jobs/learn/cuad.py)
+    "PARTY", "AGREEMENT_DATE", "GOVERNING_LAW",
 ]  # fmt: skip
 
 
