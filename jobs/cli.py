@@ -405,7 +405,7 @@ def _train_command(args: argparse.Namespace, config: DocnerConfig) -> int:
         seed=args.seed,
     )
     try:
-        result = train_spacy(args.lake, args.name, labels=labels, settings=settings)
+        result = train_spacy(args.lake, args.name, labels=labels, settings=settings, silver=config.train.silver)
     except TrainError as exc:
         print(f"docner: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -348,6 +348,22 @@ class MetricsSettings(_Section):
     timeout_s: float = Field(10.0, gt=0)
 
 
+class TrainSettings(_Section):
+    """``docner train`` (jobs/learn/train.py)."""
+
+    # Silver labels (jobs/learn/silver.py): label -> where the pipeline's answers for it come from
+    # (fields: the contract fields stage; rules: the rules backend's entities). They train those
+    # labels on the documents nobody annotated; the held-out figures stay on annotations.
+    silver: dict[Label, Literal["fields", "rules"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _silver_sources(self) -> TrainSettings:
+        from jobs.learn.silver import check_silver
+
+        check_silver(self.silver)
+        return self
+
+
 class DocnerConfig(_Section):
     env: str
     conf_dir: str  # where the files were read from: relative paths in them are taken from here
@@ -357,6 +373,7 @@ class DocnerConfig(_Section):
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
     fields: FieldsSettings = FieldsSettings()
+    train: TrainSettings = TrainSettings()
     maintain: MaintainSettings = MaintainSettings()
     quality: QualitySettings = QualitySettings()
     progress: ProgressSettings = ProgressSettings()

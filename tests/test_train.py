@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs.catalog.tables import MODELS
+from jobs.catalog.tables import ENTITIES, MODELS
 from jobs.cli import main
-from jobs.lake.tables import ensure_tables, read_arrow
+from jobs.config import load_config
+from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
 from jobs.learn.annotations import import_annotations
+from jobs.learn.silver import check_silver, silver_passages
 from jobs.learn.train import BLANK, Passage, SpacyTraining, TrainError, split_documents, train_spacy
-from tests.lake_rows import write_documents
+from tests.lake_rows import table_row, write_documents
 from udfs.ner.backends.spacy import load_spacy
 
 NOW = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
@@ -102,6 +104,12 @@ def test_bad_training_data_is_refused_and_nothing_is_written(lake, tmp_path):
     ):
         train_spacy(lake, "x", settings=FAST)
     assert read_arrow(lake, MODELS.name).num_rows == 0 and not (lake / "_models" / "x").exists()
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    (not_a_model / "weights.bin").write_bytes(b"\0" * 16)
+    with pytest.raises(TrainError, match=r"base spaCy model '.*not-a-model' cannot be loaded"):
+        train_spacy(lake, "x", labels=["PARTY"], settings=SpacyTraining(base=str(not_a_model)))
+    assert read_arrow(lake, MODELS.name).num_rows == 0 and not (lake / "_models" / "x").exists()
     empty = tmp_path / "empty"
     ensure_tables(empty)
     with pytest.raises(TrainError, match="the annotations table is empty"):
@@ -116,3 +124,46 @@ def test_the_command(lake, capsys):
     assert f"--conf ner.spacy.model={lake / '_models' / 'cli' / '1'}" in out
     assert main(["train", "--lake", str(lake), "--backend", "spacy", "--name", "cli", "--labels", "GPE"]) == 1
     assert "no annotated span" in capsys.readouterr().err
+
+
+# --- silver labels (jobs.learn.silver) ------------------------------------------------------------
+
+
+def _rules_entity(doc_id: str, number: int, start: int, end: int, label: str, source: str = "rules") -> dict:
+    return table_row(ENTITIES, doc_id=doc_id, entity_id=f"{doc_id}-{number}", doc_start=start, doc_end=end,
+                     label=label, entity_key="k", text="x", source=source, sources=[source], model="m",
+                     model_version="1", page_no=1, start=start, end=end, end_page_no=1, run_id="r1")  # fmt: skip
+
+
+def test_silver_passages_label_the_documents_nobody_annotated(lake):
+    text = "Section 4.2 applies. Nothing else here.\n\nSee Section 7 and Section 9."
+    write_documents(lake, [("s1", "s1.pdf", [text])], NOW)
+    write_arrow(arrow_rows(ENTITIES, [
+        _rules_entity("s1", 1, 0, 11, "SECTION_REF"),
+        _rules_entity("s1", 2, text.index("Section 7"), text.index("Section 7") + 9, "SECTION_REF"),
+        _rules_entity("s1", 3, text.index("Section 9"), text.index("Section 9") + 9, "SECTION_REF", source="spacy"),
+        _rules_entity("d0", 4, 0, 4, "SECTION_REF"),  # an annotated document: gold only
+    ]), lake, ENTITIES)  # fmt: skip
+    annotated = {f"d{i}" for i in range(len(NAMES))}
+    passages = silver_passages(lake, {"SECTION_REF": "rules"}, exclude=annotated)
+    assert [(p.doc_id, p.start, p.text) for p in passages] == [
+        ("s1", 0, "Section 4.2 applies. Nothing else here."),
+        ("s1", text.index("See"), "See Section 7 and Section 9."),
+    ]
+    assert [[p.text[s:e] for s, e, _ in p.spans] for p in passages] == [["Section 4.2"], ["Section 7"]]
+    assert silver_passages(lake, {}, exclude=annotated) == []
+    result = train_spacy(lake, "silvered", settings=FAST, silver={"SECTION_REF": "rules"}, now=NOW)
+    assert result.card["silver"] == {"labels": {"SECTION_REF": "rules"}, "documents": 1, "passages": 2, "spans": 2}
+    assert result.card["trained_labels"] == ["PARTY", "SECTION_REF"]
+    assert set(result.card["heldout"]["per_label"]) == {"PARTY", "SECTION_REF"}  # held out: annotations only
+
+
+def test_silver_sources_are_checked_in_config():
+    check_silver({"PARTY": "fields", "MONEY": "rules"})
+    with pytest.raises(ValueError, match="the fields stage gives only"):
+        check_silver({"ORG": "fields"})
+    with pytest.raises(ValueError, match="unknown source"):
+        check_silver({"ORG": "guess"})
+    with pytest.raises(ValueError, match="the fields stage gives only"):
+        load_config("local", overrides=["train.silver={ORG: fields}"])
+    assert load_config("local", overrides=["train.silver={PARTY: fields}"]).train.silver == {"PARTY": "fields"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, Window
@@ -63,6 +64,22 @@ def join_pages(pages: Iterable[Mapping[str, Any]]) -> DocumentText:
         parts.append(text)
         offset += len(text) + len(PAGE_BREAK)
     return DocumentText(PAGE_BREAK.join(parts), tuple(placed))
+
+
+def stored_texts(lake: str | Path, doc_ids: Collection[str]) -> dict[str, DocumentText]:
+    """The ``document_text`` of each of ``doc_ids`` that has pages, read from the lake's pages
+    table (:func:`join_pages`)."""
+    import pyarrow.compute as pc
+
+    from jobs.catalog.tables import PAGES
+    from jobs.lake.tables import read_arrow
+
+    pages: dict[str, list[dict[str, Any]]] = {}
+    if doc_ids:
+        columns = ["doc_id", "page_no", "status", "text"]
+        for row in read_arrow(lake, PAGES.name, columns, pc.field("doc_id").isin(sorted(doc_ids))).to_pylist():
+            pages.setdefault(row["doc_id"], []).append(row)
+    return {doc_id: join_pages(rows) for doc_id, rows in pages.items()}
 
 
 # view name -> (table it is computed from, how)

@@ -36,12 +36,10 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-import pyarrow.compute as pc
-
 from jobs.atomic import write_atomically
 from jobs.catalog.tables import ANNOTATIONS, DOCUMENTS, ENTITIES, PAGES
 from jobs.lake.tables import arrow_rows, ensure_table, read_arrow, write_arrow
-from jobs.lake.views import DocumentText, join_pages
+from jobs.lake.views import DocumentText, join_pages, stored_texts
 from jobs.learn.align import align
 from jobs.learn.evaluate import MIN_COVERAGE, resolve_documents
 from jobs.learn.gold import GoldDocument, GoldFormat, GoldProblem, read_gold
@@ -91,7 +89,7 @@ def import_annotations(
     ensure_table(lake, ANNOTATIONS)  # a lake made before annotations existed
     resolved = resolve_documents(gold.documents, documents, problems)
     doc_ids = sorted({row["doc_id"] for row in resolved.values()})
-    texts = _document_texts(lake, doc_ids)
+    texts = stored_texts(lake, doc_ids)
     now = now or dt.datetime.now(dt.UTC)
     version = _next_version(lake)
     provenance: dict[str, Any] = {
@@ -130,15 +128,6 @@ def import_annotations(
     )
     spans = sum(1 for r in rows if r["label"] is not None)
     return ImportResult(version, path.name, len(imported_docs), spans, problems)
-
-
-def _document_texts(lake: str | Path, doc_ids: Sequence[str]) -> dict[str, DocumentText]:
-    pages: dict[str, list[dict[str, Any]]] = {}
-    if doc_ids:
-        columns = ["doc_id", "page_no", "status", "text"]
-        for row in read_arrow(lake, PAGES.name, columns, pc.field("doc_id").isin(doc_ids)).to_pylist():
-            pages.setdefault(row["doc_id"], []).append(row)
-    return {doc_id: join_pages(rows) for doc_id, rows in pages.items()}
 
 
 def _next_version(lake: str | Path) -> int:

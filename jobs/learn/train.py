@@ -37,9 +37,9 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from jobs.catalog.tables import MODELS, PAGES
+from jobs.catalog.tables import MODELS
 from jobs.lake.tables import arrow_rows, ensure_table, read_arrow, write_arrow
-from jobs.lake.views import join_pages
+from jobs.lake.views import stored_texts
 from jobs.learn.annotations import current_annotations
 
 MODELS_DIR = "_models"
@@ -55,6 +55,7 @@ class Passage:
     doc_id: str
     text: str
     spans: tuple[tuple[int, int, str], ...]  # offsets into text
+    start: int = 0  # where the text starts in the document's document_text
 
 
 @dataclass
@@ -77,17 +78,13 @@ def training_passages(lake: str | Path, labels: Collection[str] | None = None) -
         raise TrainError(
             f"{lake}: the annotations table is empty: import annotations first (docner annotations import)"
         )
-    doc_ids = sorted({r["doc_id"] for r in rows})
-    pages: dict[str, list[dict[str, Any]]] = {}
-    columns = ["doc_id", "page_no", "status", "text"]
-    for row in read_arrow(lake, PAGES.name, columns, pc.field("doc_id").isin(doc_ids)).to_pylist():
-        pages.setdefault(row["doc_id"], []).append(row)
+    texts = stored_texts(lake, {r["doc_id"] for r in rows})
     regions: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     for row in rows:
         regions.setdefault((row["doc_id"], row["region_start"], row["region_end"]), []).append(row)
     passages, overlaps = [], []
     for (doc_id, start, end), members in sorted(regions.items()):
-        text = join_pages(pages.get(doc_id, [])).text
+        text = texts[doc_id].text if doc_id in texts else ""
         if text[start:end] == "" or end > len(text):
             raise TrainError(f"annotations of {doc_id} point outside its stored text: re-import them")
         spans = sorted(
@@ -101,7 +98,7 @@ def training_passages(lake: str | Path, labels: Collection[str] | None = None) -
                 overlaps.append(
                     f"{where}: {before[2]} {before[0]}-{before[1]} overlaps {after[2]} {after[0]}-{after[1]}"
                 )
-        passages.append(Passage(doc_id, text[start:end], tuple(spans)))
+        passages.append(Passage(doc_id, text[start:end], tuple(spans), start))
     if overlaps:
         shown = "\n  ".join(overlaps[:20])
         raise TrainError(f"{len(overlaps)} overlapping span(s), which one BIO sequence cannot hold:\n  {shown}")
@@ -172,23 +169,32 @@ def _examples(nlp: Any, passages: Sequence[Passage], rehearse: Any = None, annot
     return examples, misaligned
 
 
-def train_spacy(
-    lake: str | Path,
-    name: str,
-    *,
-    labels: Collection[str] | None = None,
-    settings: SpacyTraining = SpacyTraining(),
-    now: dt.datetime | None = None,
-) -> TrainResult:
-    """Train, save under ``<lake>/_models/<name>/<version>/`` and record the ``models`` row."""
+@dataclass
+class Fitted:
+    """A spaCy pipeline trained on some passages, and how the training went."""
+
+    nlp: Any
+    base_name: str
+    annotated: list[str]  # the labels trained
+    rehearsal: bool
+    history: list[dict[str, Any]]
+    best_epoch: int
+    heldout: dict[str, Any]  # heldout_scores at the best epoch
+    misaligned: int  # spans not on token boundaries, left out
+    words: int  # training words per epoch
+    train_seconds: float
+
+
+def fit_spacy(
+    train: Sequence[Passage], heldout: Sequence[Passage], annotated: Sequence[str], settings: SpacyTraining
+) -> Fitted:
+    """Update (or start blank) a spaCy pipeline's NER on ``train``, keeping the epoch with the
+    best strict F1 on ``heldout`` (early stopping after ``patience`` epochs without a better one;
+    with no held-out passage, the lowest loss). The base model's own predictions of the labels
+    nobody annotated join the targets (pseudo-rehearsal), so those labels do not collapse."""
     import spacy
     from spacy.util import fix_random_seed, minibatch
 
-    _check_name(name)
-    started = time.monotonic()
-    passages = training_passages(lake, labels)
-    train, heldout = split_documents(passages, settings.heldout_share, settings.seed)
-    annotated = sorted({label for p in passages for _, _, label in p.spans})
     fix_random_seed(settings.seed)
     if settings.base == BLANK:
         nlp = spacy.blank("en")
@@ -240,12 +246,42 @@ def train_spacy(
                     break
     assert best is not None
     ner.from_bytes(best)
+    return Fitted(
+        nlp, base_name, list(annotated), rehearse is not None, history, best_epoch, best_scores, misaligned, words,
+        train_seconds,
+    )  # fmt: skip
+
+
+def train_spacy(
+    lake: str | Path,
+    name: str,
+    *,
+    labels: Collection[str] | None = None,
+    settings: SpacyTraining = SpacyTraining(),
+    silver: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> TrainResult:
+    """Train, save under ``<lake>/_models/<name>/<version>/`` and record the ``models`` row.
+    ``silver``: label -> source of silver labels (:mod:`jobs.learn.silver`) for the documents
+    nobody annotated; they join the training passages only."""
+    import spacy
+
+    from jobs.learn.silver import silver_passages
+
+    _check_name(name)
+    started = time.monotonic()
+    passages = training_passages(lake, labels)
+    train, heldout = split_documents(passages, settings.heldout_share, settings.seed)
+    declared = {label: source for label, source in (silver or {}).items() if labels is None or label in labels}
+    silvered = silver_passages(lake, declared, exclude={p.doc_id for p in passages})
+    annotated = sorted({label for p in [*passages, *silvered] for _, _, label in p.spans})
+    fitted = fit_spacy([*train, *silvered], heldout, annotated, settings)
     digest = data_digest(passages)
     card = {
         "name": name,
         "backend": "spacy",
-        "base_model": base_name,
-        "labels": sorted(set(ner.labels)),
+        "base_model": fitted.base_name,
+        "labels": sorted(set(fitted.nlp.get_pipe("ner").labels)),
         "trained_labels": annotated,
         "data_sha256": digest,
         "split": {
@@ -255,25 +291,33 @@ def train_spacy(
             "heldout_passages": len(heldout),
             "train_spans": sum(len(p.spans) for p in train),
             "heldout_spans": sum(len(p.spans) for p in heldout),
-            "spans_not_on_token_boundaries": misaligned,
+            "spans_not_on_token_boundaries": fitted.misaligned,
         },
-        "heldout": best_scores,
+        "silver": {
+            "labels": declared,
+            "documents": len({p.doc_id for p in silvered}),
+            "passages": len(silvered),
+            "spans": sum(len(p.spans) for p in silvered),
+        },
+        "heldout": fitted.heldout,
         "training": {
             **asdict(settings),
             "rehearsal": "pseudo-rehearsal: the base model's predictions of the labels not annotated"
-            if rehearse is not None
+            if fitted.rehearsal
             else None,
-            "epochs_run": len(history),
-            "best_epoch": best_epoch,
-            "history": history,
-            "train_words": words,
-            "train_seconds": round(train_seconds, 2),
-            "words_per_second": round(words * len(history) / train_seconds, 1) if train_seconds else None,
+            "epochs_run": len(fitted.history),
+            "best_epoch": fitted.best_epoch,
+            "history": fitted.history,
+            "train_words": fitted.words,
+            "train_seconds": round(fitted.train_seconds, 2),
+            "words_per_second": round(fitted.words * len(fitted.history) / fitted.train_seconds, 1)
+            if fitted.train_seconds
+            else None,
             "wall_seconds": round(time.monotonic() - started, 2),
         },
         "libraries": {"spacy": spacy.__version__, "python": sys.version.split()[0]},
     }
-    return _save(lake, name, nlp, card, now or dt.datetime.now(dt.UTC))
+    return _save(lake, name, fitted.nlp, card, now or dt.datetime.now(dt.UTC))
 
 
 def heldout_scores(nlp: Any, passages: Sequence[Passage], labels: Collection[str]) -> dict[str, Any]:
