@@ -8,13 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from jobs.catalog.tables import ENTITIES, MODELS
+from jobs.catalog.tables import CONTRACT_FIELDS, CONTRACTS, ENTITIES, MODELS
 from jobs.cli import main
 from jobs.config import load_config
 from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
 from jobs.learn.annotations import import_annotations
-from jobs.learn.silver import check_silver, silver_passages
+from jobs.learn.crossval import Counts, away_from, cross_validate, document_folds, in_passage
+from jobs.learn.silver import check_silver, pipeline_spans, silver_passages
 from jobs.learn.train import BLANK, Passage, SpacyTraining, TrainError, split_documents, train_spacy
 from tests.lake_rows import table_row, write_documents
 from udfs.ner.backends.spacy import load_spacy
@@ -124,6 +127,85 @@ def test_the_command(lake, capsys):
     assert f"--conf ner.spacy.model={lake / '_models' / 'cli' / '1'}" in out
     assert main(["train", "--lake", str(lake), "--backend", "spacy", "--name", "cli", "--labels", "GPE"]) == 1
     assert "no annotated span" in capsys.readouterr().err
+
+
+# --- cross-validation (jobs.learn.crossval) -------------------------------------------------------
+
+
+@given(docs=st.integers(2, 12), folds=st.integers(2, 6), seed=st.integers(0, 5))
+def test_folds_deal_whole_documents(docs, folds, seed):
+    passages = [Passage(f"d{i % docs}", f"text {i}", ()) for i in range(docs * 2)]
+    if folds > docs:
+        with pytest.raises(TrainError, match="folds"):
+            document_folds(passages, folds, seed)
+        return
+    groups = document_folds(passages, folds, seed)
+    assert sorted((p.doc_id, p.text) for g in groups for p in g) == sorted((p.doc_id, p.text) for p in passages)
+    owners = [{p.doc_id for p in g} for g in groups]
+    assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :])
+    assert all(owners) and groups == document_folds(passages, folds, seed)
+
+
+def test_strict_counts_and_spans_in_a_passage():
+    passage = Passage("d", "Acme pays Beta", ((0, 4, "PARTY"), (10, 14, "PARTY")), start=100)
+    assert in_passage(passage, [(100, 104, "PARTY"), (109, 114, "PARTY"), (90, 95, "PARTY")]) == {
+        (0, 4, "PARTY"),
+        (9, 14, "PARTY"),
+    }
+    counts = Counts(["PARTY", "DATE"])
+    counts.add(set(passage.spans), {(0, 4, "PARTY"), (9, 14, "PARTY"), (0, 4, "ORG")})
+    figures = counts.figures()
+    assert figures["per_label"]["PARTY"] == {"tp": 1, "predicted": 2, "gold": 2, "precision": 0.5, "recall": 0.5,
+                                             "f1": 0.5}  # fmt: skip
+    assert figures["per_label"]["DATE"]["f1"] is None and figures["f1"] == 0.5
+
+
+def test_base_labels_are_compared_away_from_the_gold():
+    gold = [(10, 20, "PARTY")]
+    spans = {(0, 5, "ORG"), (12, 18, "ORG"), (19, 25, "DATE"), (20, 24, "GPE")}
+    assert away_from(spans, gold) == {(0, 5, "ORG"), (20, 24, "GPE")}
+
+
+def test_the_pipelines_answers_as_spans(tmp_path):
+    lake = tmp_path / "lake"
+    ensure_tables(lake)
+    placed = {"page_no": 1, "start": 0, "end": 1, "end_page_no": 1, "run_id": "r1"}
+    entity = {**placed, "text": "x", "source": "rules", "sources": [], "model": "m", "model_version": "1"}
+
+    def entity_row(number: int, start: int, end: int, label: str, **values) -> dict:
+        return table_row(ENTITIES, doc_id="d1", entity_id=f"e{number}", doc_start=start, doc_end=end, label=label,
+                         **{"entity_key": "k", **values}, **entity)  # fmt: skip
+
+    entities = [
+        entity_row(1, 0, 4, "ORG", entity_key="acme"),
+        entity_row(2, 9, 13, "ORG", entity_key="zeta"),  # not a party
+        entity_row(3, 20, 31, "DATE", normalized_value="2014-05-08"),
+        entity_row(4, 40, 51, "DATE", normalized_value="2015-01-01"),  # not the agreement date
+    ]
+    write_arrow(arrow_rows(ENTITIES, entities), lake, ENTITIES)
+    contract = table_row(CONTRACTS, doc_id="d1", party_keys=["acme"], parties=[], missing_fields=[],
+                         agreement_date=dt.date(2014, 5, 8), run_id="r1")  # fmt: skip
+    write_arrow(arrow_rows(CONTRACTS, [contract]), lake, CONTRACTS)
+    law = table_row(CONTRACT_FIELDS, doc_id="d1", field="governing_law", rank=1, value="New York", doc_start=60,
+                    doc_end=68, confidence=0.9, method="m", **placed)  # fmt: skip
+    write_arrow(arrow_rows(CONTRACT_FIELDS, [law]), lake, CONTRACT_FIELDS)
+    assert pipeline_spans(lake, {"d1", "d2"}) == {
+        "d1": {(0, 4, "PARTY"), (20, 31, "AGREEMENT_DATE"), (60, 68, "GOVERNING_LAW")},
+        "d2": set(),
+    }
+
+
+def test_cross_validation_scores_every_fold_against_the_baseline(lake):
+    # The baseline finds exactly the first party of every contract.
+    baseline = {f"d{i}": {(_text(*names).index(names[0]), _text(*names).index(names[0]) + len(names[0]), "PARTY")}
+                for i, names in enumerate(NAMES)}  # fmt: skip
+    report = cross_validate(lake, ["PARTY"], folds=3, settings=FAST, baseline=baseline)
+    assert report["documents"] == 6 and report["labels"] == ["PARTY"] and len(report["per_fold"]) == 3
+    assert sum(f["test_documents"] for f in report["per_fold"]) == 6
+    assert report["trained"]["per_label"]["PARTY"]["gold"] == 12
+    assert report["pipeline"]["per_label"]["PARTY"] == {"tp": 6, "predicted": 6, "gold": 12, "precision": 1.0,
+                                                        "recall": 0.5, "f1": 0.6667}  # fmt: skip
+    assert report["base_labels_kept"] is None  # a blank start has no labels of its own
 
 
 # --- silver labels (jobs.learn.silver) ------------------------------------------------------------
