@@ -16,9 +16,9 @@ from jobs.cli import main
 from jobs.config import load_config
 from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
 from jobs.learn.annotations import import_annotations
-from jobs.learn.crossval import Counts, away_from, cross_validate, document_folds, in_passage
+from jobs.learn.crossval import away_from, cross_validate, document_folds, in_passage
 from jobs.learn.silver import check_silver, pipeline_spans, silver_passages
-from jobs.learn.train import BLANK, Passage, SpacyTraining, TrainError, split_documents, train_spacy
+from jobs.learn.train import BLANK, Passage, SpacyTraining, StrictCounts, TrainError, split_documents, train_spacy
 from tests.lake_rows import table_row, write_documents
 from udfs.ner.backends.spacy import load_spacy
 
@@ -152,7 +152,7 @@ def test_strict_counts_and_spans_in_a_passage():
         (0, 4, "PARTY"),
         (9, 14, "PARTY"),
     }
-    counts = Counts(["PARTY", "DATE"])
+    counts = StrictCounts(["PARTY", "DATE"])
     counts.add(set(passage.spans), {(0, 4, "PARTY"), (9, 14, "PARTY"), (0, 4, "ORG")})
     figures = counts.figures()
     assert figures["per_label"]["PARTY"] == {"tp": 1, "predicted": 2, "gold": 2, "precision": 0.5, "recall": 0.5,

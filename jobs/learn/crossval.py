@@ -25,9 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from jobs.learn.silver import pipeline_spans
-from jobs.learn.train import Passage, SpacyTraining, TrainError, fit_spacy, split_documents, training_passages
-
-Span = tuple[int, int, str]
+from jobs.learn.train import (
+    BLANK,
+    Passage,
+    SpacyTraining,
+    Span,
+    StrictCounts,
+    TrainError,
+    entity_spans,
+    fit_spacy,
+    split_documents,
+    training_passages,
+)
 
 
 def document_folds(passages: Sequence[Passage], folds: int, seed: int) -> list[list[Passage]]:
@@ -47,41 +56,6 @@ def in_passage(passage: Passage, spans: Collection[Span]) -> set[Span]:
     """``spans`` (document offsets) that lie in the passage, in the passage's offsets."""
     end = passage.start + len(passage.text)
     return {(s - passage.start, e - passage.start, label) for s, e, label in spans if passage.start <= s and e <= end}
-
-
-class Counts:
-    """Strict matches per label: true positives, predicted, gold."""
-
-    def __init__(self, labels: Collection[str]) -> None:
-        self.counts = {label: [0, 0, 0] for label in labels}
-
-    def add(self, gold: Collection[Span], found: Collection[Span]) -> None:
-        gold_set = {g for g in gold if g[2] in self.counts}
-        found_set = {f for f in found if f[2] in self.counts}
-        for label, counts in self.counts.items():
-            counts[0] += sum(1 for g in gold_set & found_set if g[2] == label)
-            counts[1] += sum(1 for f in found_set if f[2] == label)
-            counts[2] += sum(1 for g in gold_set if g[2] == label)
-
-    def figures(self) -> dict[str, Any]:
-        total = [sum(c[i] for c in self.counts.values()) for i in range(3)]
-        return {**_figures(*total), "per_label": {label: _figures(*c) for label, c in sorted(self.counts.items())}}
-
-
-def _figures(tp: int, predicted: int, gold: int) -> dict[str, Any]:
-    def ratio(a: int, b: int) -> float | None:
-        return round(a / b, 4) if b else None
-
-    return {"tp": tp, "predicted": predicted, "gold": gold, "precision": ratio(tp, predicted),
-            "recall": ratio(tp, gold), "f1": ratio(2 * tp, predicted + gold)}  # fmt: skip
-
-
-def _entities(doc: Any, labels: Collection[str] | None = None, exclude: Collection[str] = ()) -> set[Span]:
-    return {
-        (ent.start_char, ent.end_char, ent.label_)
-        for ent in doc.ents
-        if (labels is None or ent.label_ in labels) and ent.label_ not in exclude
-    }
 
 
 def away_from(spans: set[Span], gold: Collection[Span]) -> set[Span]:
@@ -108,8 +82,8 @@ def cross_validate(
     groups = document_folds(passages, folds, settings.seed)
     if baseline is None:
         baseline = pipeline_spans(lake, {p.doc_id for p in passages})
-    base = spacy.load(settings.base) if settings.base != "blank" else None
-    trained, piped = Counts(annotated), Counts(annotated)
+    base = spacy.load(settings.base) if settings.base != BLANK else None
+    trained, piped = StrictCounts(annotated), StrictCounts(annotated)
     kept_labels: set[str] = set()
     kept = None
     per_fold = []
@@ -117,11 +91,11 @@ def cross_validate(
         rest = [p for k, group in enumerate(groups) if k != index for p in group]
         train, heldout = split_documents(rest, settings.heldout_share, settings.seed)
         fitted = fit_spacy(train, heldout, annotated, settings)
-        fold_counts = Counts(annotated)
+        fold_counts = StrictCounts(annotated)
         docs = list(fitted.nlp.pipe(p.text for p in test))
         for passage, doc in zip(test, docs, strict=True):
             gold = set(passage.spans)
-            found = _entities(doc, annotated)
+            found = entity_spans(doc, annotated)
             trained.add(gold, found)
             fold_counts.add(gold, found)
             piped.add(gold, in_passage(passage, baseline.get(passage.doc_id, ())))
@@ -131,13 +105,13 @@ def cross_validate(
             base_labels = set(base_ner.labels) - set(annotated)
             if kept is None:
                 kept_labels = base_labels
-                kept = Counts(kept_labels)
+                kept = StrictCounts(kept_labels)
             for passage, doc, base_doc in zip(test, docs, base_docs, strict=True):
                 # Where gold of the trained labels lies, a base label giving way to it (ORG to
                 # PARTY) is what training is for, not forgetting: only the rest is compared.
                 kept.add(
-                    away_from(_entities(base_doc, kept_labels), passage.spans),
-                    away_from(_entities(doc, kept_labels), passage.spans),
+                    away_from(entity_spans(base_doc, kept_labels), passage.spans),
+                    away_from(entity_spans(doc, kept_labels), passage.spans),
                 )
         per_fold.append(
             {

@@ -320,31 +320,49 @@ def train_spacy(
     return _save(lake, name, fitted.nlp, card, now or dt.datetime.now(dt.UTC))
 
 
+Span = tuple[int, int, str]
+
+
+class StrictCounts:
+    """Strict matches (same boundaries, same label) per label: true positives, predicted, gold."""
+
+    def __init__(self, labels: Collection[str]) -> None:
+        self.counts = {label: [0, 0, 0] for label in labels}
+
+    def add(self, gold: Collection[Span], found: Collection[Span]) -> None:
+        gold_set = {g for g in gold if g[2] in self.counts}
+        found_set = {f for f in found if f[2] in self.counts}
+        for label, counts in self.counts.items():
+            counts[0] += sum(1 for g in gold_set & found_set if g[2] == label)
+            counts[1] += sum(1 for f in found_set if f[2] == label)
+            counts[2] += sum(1 for g in gold_set if g[2] == label)
+
+    def figures(self) -> dict[str, Any]:
+        """Precision, recall and F1 over all the labels (micro) and per label."""
+        total = [sum(c[i] for c in self.counts.values()) for i in range(3)]
+        return {**_figures(*total), "per_label": {label: _figures(*c) for label, c in sorted(self.counts.items())}}
+
+
+def _figures(tp: int, predicted: int, gold: int) -> dict[str, Any]:
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 4) if b else None
+
+    return {"tp": tp, "predicted": predicted, "gold": gold, "precision": ratio(tp, predicted),
+            "recall": ratio(tp, gold), "f1": ratio(2 * tp, predicted + gold)}  # fmt: skip
+
+
+def entity_spans(doc: Any, labels: Collection[str]) -> set[Span]:
+    """A spaCy Doc's entities of ``labels`` as (start, end, label) character spans."""
+    return {(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents if ent.label_ in labels}
+
+
 def heldout_scores(nlp: Any, passages: Sequence[Passage], labels: Collection[str]) -> dict[str, Any]:
     """Strict (boundaries and label) precision, recall and F1 of ``nlp`` on the passages, over
     ``labels`` (micro) and per label; the model's other labels are not scored."""
-    counts = {label: [0, 0, 0] for label in labels}  # tp, predicted, gold
+    counts = StrictCounts(labels)
     for passage, doc in zip(passages, nlp.pipe(p.text for p in passages), strict=True):
-        gold = {(s, e, label) for s, e, label in passage.spans if label in counts}
-        found = {(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents if ent.label_ in counts}
-        for label in counts:
-            counts[label][0] += sum(1 for g in gold & found if g[2] == label)
-            counts[label][1] += sum(1 for f in found if f[2] == label)
-            counts[label][2] += sum(1 for g in gold if g[2] == label)
-
-    def figures(tp: int, predicted: int, gold: int) -> dict[str, Any]:
-        precision = tp / predicted if predicted else None
-        recall = tp / gold if gold else None
-        f1 = 2 * tp / (predicted + gold) if predicted + gold else None
-        return {"tp": tp, "predicted": predicted, "gold": gold, "precision": _round(precision),
-                "recall": _round(recall), "f1": _round(f1)}  # fmt: skip
-
-    total = [sum(c[i] for c in counts.values()) for i in range(3)]
-    return {**figures(*total), "per_label": {label: figures(*c) for label, c in sorted(counts.items())}}
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+        counts.add(passage.spans, entity_spans(doc, labels))
+    return counts.figures()
 
 
 def _check_name(name: str) -> None:
