@@ -49,3 +49,25 @@ def test_gpu_benchmark_runs_on_cpu(tmp_path):
     # The same documents, the same model, fp32 on a CPU: the same entities however they are split.
     assert one["entities"] == two["entities"]
     assert "backend 8/p2" in completed.stdout  # the closing table
+
+
+def test_the_plain_loops_windows_are_the_tokenizers_own(tmp_path):
+    """gpu_ner.raw_windows cuts windows from whole encodings (the tokenizers versions hand
+    overflow back differently); here they must be the windows the tokenizer itself makes."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import gpu_ner
+    from transformers import AutoTokenizer
+
+    from tests.tiny_models import save_token_classifier
+
+    model_dir = save_token_classifier(tmp_path / "tiny")
+    texts = [sample_text(1500, seed=1), sample_text(30, seed=2), sample_text(700, seed=3)]
+    ids, mask = gpu_ner.raw_windows(model_dir, texts)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    expected = []
+    for text in texts:
+        expected += tokenizer(text, truncation=True, max_length=512, stride=128, return_overflowing_tokens=True)[
+            "input_ids"
+        ]
+    assert [list(row[: int(m.sum())]) for row, m in zip(ids, mask, strict=True)] == expected
+    assert len(expected) > len(texts)
