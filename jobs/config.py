@@ -305,14 +305,34 @@ class MaintainSettings(_Section):
     retention_hours: int = Field(168, ge=0)
 
 
+# The labels a model learns from the contract fields stage's answers (gold or silver), by field.
+CONTRACT_FIELD_LABELS: dict[str, str] = {
+    "parties": "PARTY",
+    "agreement_date": "AGREEMENT_DATE",
+    "governing_law": "GOVERNING_LAW",
+}
+SILVER_FIELDS, SILVER_RULES = "fields", "rules"  # where silver labels come from (jobs/learn/silver.py)
+SILVER_SOURCES = (SILVER_FIELDS, SILVER_RULES)
+
+
+def check_silver(declared: Mapping[str, str]) -> None:
+    """Silver labels (label -> source): a known source, and ``fields`` only for the fields' labels."""
+    for label, source in declared.items():
+        if source not in SILVER_SOURCES:
+            raise ValueError(f"silver label {label}: unknown source {source!r} (sources: {', '.join(SILVER_SOURCES)})")
+        if source == SILVER_FIELDS and label not in CONTRACT_FIELD_LABELS.values():
+            given = ", ".join(sorted(CONTRACT_FIELD_LABELS.values()))
+            raise ValueError(f"silver label {label}: the fields stage gives only {given}")
+
+
 DEFAULT_LABELS = [
     # spaCy's English NER labels
     "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP",
     "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
     # the shipped rules, and the usual token-classification label maps
     "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF", "DEFINED_TERM",
-    # models trained on contract gold (jobs/learn/cuad.py)
-    "PARTY", "AGREEMENT_DATE", "GOVERNING_LAW",
+    # models trained on the contract fields (jobs/learn/cuad.py, jobs/learn/silver.py)
+    *CONTRACT_FIELD_LABELS.values(),
 ]  # fmt: skip
 
 
@@ -354,12 +374,10 @@ class TrainSettings(_Section):
     # Silver labels (jobs/learn/silver.py): label -> where the pipeline's answers for it come from
     # (fields: the contract fields stage; rules: the rules backend's entities). They train those
     # labels on the documents nobody annotated; the held-out figures stay on annotations.
-    silver: dict[Label, Literal["fields", "rules"]] = Field(default_factory=dict)
+    silver: dict[Label, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _silver_sources(self) -> TrainSettings:
-        from jobs.learn.silver import check_silver
-
         check_silver(self.silver)
         return self
 

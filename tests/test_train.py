@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from jobs.catalog.tables import CONTRACT_FIELDS, CONTRACTS, ENTITIES, MODELS
 from jobs.cli import main
-from jobs.config import load_config
+from jobs.config import check_silver, load_config
 from jobs.lake.tables import arrow_rows, ensure_tables, read_arrow, write_arrow
 from jobs.learn.annotations import import_annotations
 from jobs.learn.crossval import away_from, cross_validate, document_folds, in_passage
-from jobs.learn.silver import check_silver, pipeline_spans, silver_passages
+from jobs.learn.silver import pipeline_spans, silver_passages
 from jobs.learn.train import BLANK, Passage, SpacyTraining, StrictCounts, TrainError, split_documents, train_spacy
 from tests.lake_rows import table_row, write_documents
 from udfs.ner.backends.spacy import load_spacy

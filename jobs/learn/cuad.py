@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobs.config import CONTRACT_FIELD_LABELS
 from jobs.learn.fields_eval import PARTY, read_cuad
 
-LABEL_PARTY, LABEL_DATE, LABEL_LAW = "PARTY", "AGREEMENT_DATE", "GOVERNING_LAW"
+LABEL_PARTY, LABEL_DATE, LABEL_LAW = (CONTRACT_FIELD_LABELS[f] for f in ("parties", "agreement_date", "governing_law"))
 LABELS = (LABEL_PARTY, LABEL_DATE, LABEL_LAW)
 MAX_REGION = 2000  # characters: a longer paragraph is cut to the lines around its mentions
 REGION_CONTEXT = 600  # characters kept on each side of the mentions in a cut paragraph

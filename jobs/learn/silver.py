@@ -23,28 +23,16 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from jobs.catalog.tables import CONTRACT_FIELDS, CONTRACTS, DOCUMENTS, ENTITIES
+from jobs.config import CONTRACT_FIELD_LABELS, SILVER_FIELDS, SILVER_RULES, check_silver
 from jobs.lake.state import is_primary
 from jobs.lake.tables import read_arrow
 from jobs.lake.views import stored_texts
-from jobs.learn.cuad import LABEL_DATE, LABEL_LAW, LABEL_PARTY, regions_for
+from jobs.learn.cuad import LABEL_DATE, LABEL_PARTY, regions_for
 from jobs.learn.train import Passage
 
 Span = tuple[int, int, str]
-SOURCE_FIELDS, SOURCE_RULES = "fields", "rules"
-SILVER_SOURCES = (SOURCE_FIELDS, SOURCE_RULES)
-FIELD_LABELS = {"parties": LABEL_PARTY, "agreement_date": LABEL_DATE, "governing_law": LABEL_LAW}
+FIELD_LABELS = CONTRACT_FIELD_LABELS
 PARTY_ENTITY_LABELS = frozenset({"ORG", "PERSON"})
-
-
-def check_silver(declared: Mapping[str, str]) -> None:
-    """A declared source must be known, and ``fields`` can only give the fields' labels."""
-    for label, source in declared.items():
-        if source not in SILVER_SOURCES:
-            raise ValueError(f"silver label {label}: unknown source {source!r} (sources: {', '.join(SILVER_SOURCES)})")
-        if source == SOURCE_FIELDS and label not in FIELD_LABELS.values():
-            raise ValueError(
-                f"silver label {label}: the fields stage gives only {', '.join(sorted(FIELD_LABELS.values()))}"
-            )
 
 
 def pipeline_spans(lake: str | Path, doc_ids: Collection[str]) -> dict[str, set[Span]]:
@@ -80,7 +68,7 @@ def rule_spans(lake: str | Path, doc_ids: Collection[str], labels: Collection[st
     wanted = pc.field("doc_id").isin(sorted(doc_ids)) & pc.field("label").isin(sorted(labels))
     columns = ["doc_id", "doc_start", "doc_end", "label", "source"]
     for row in read_arrow(lake, ENTITIES.name, columns, wanted).to_pylist():
-        if row["source"] == SOURCE_RULES:
+        if row["source"] == SILVER_RULES:
             found[row["doc_id"]].add((row["doc_start"], row["doc_end"], row["label"]))
     return found
 
@@ -100,11 +88,11 @@ def silver_passages(lake: str | Path, declared: Mapping[str, str], exclude: Coll
     by_source: dict[str, set[str]] = {}
     for label, source in declared.items():
         by_source.setdefault(source, set()).add(label)
-    if SOURCE_FIELDS in by_source:
+    if SILVER_FIELDS in by_source:
         for doc_id, found in pipeline_spans(lake, doc_ids).items():
-            spans[doc_id] |= {s for s in found if s[2] in by_source[SOURCE_FIELDS]}
-    if SOURCE_RULES in by_source:
-        for doc_id, found in rule_spans(lake, doc_ids, by_source[SOURCE_RULES]).items():
+            spans[doc_id] |= {s for s in found if s[2] in by_source[SILVER_FIELDS]}
+    if SILVER_RULES in by_source:
+        for doc_id, found in rule_spans(lake, doc_ids, by_source[SILVER_RULES]).items():
             spans[doc_id] |= found
     texts = {d: t.text for d, t in stored_texts(lake, [d for d, found in spans.items() if found]).items()}
     passages = []
