@@ -179,24 +179,51 @@ def raw_windows(model_dir: Path, texts: list[str]) -> Any:
     return ids, mask
 
 
-def raw_loop(
-    texts: list[str],
-    model_dir: Path,
-    device: str,
-    dtype: Any,
-    batch: int,
-    repeat: int,
-    forward_batches: list[int],
-    compile_model: bool = False,
-) -> dict:
-    """The plain loop at ``batch``, and the model alone on its full windows at each of
-    ``forward_batches`` (the GPU's ceiling); with ``compile_model``, only the model alone at
-    ``batch`` under ``torch.compile``."""
-    import torch
+def _model(model_dir: Path, device: str, dtype: Any) -> Any:
     from transformers import AutoModelForTokenClassification
 
     model = AutoModelForTokenClassification.from_pretrained(model_dir, local_files_only=True, dtype=dtype)
-    model = model.eval().to(device)
+    return model.eval().to(device)
+
+
+def forward_rate(run: Any, full_ids: Any, size: int, device: str, repeat: int) -> float:
+    """Model tokens/s of ``run`` alone over full batches of ``size`` full windows already on the
+    device (one shape), one synchronisation at the end; best of ``repeat`` after a warm-up."""
+    import torch
+
+    ids = full_ids[: len(full_ids) - len(full_ids) % size]
+    if not ids.numel():
+        raise SystemExit(f"fewer than {size} full windows: use more texts (--copies) or smaller batches")
+
+    def once() -> float:
+        _sync(device)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for first in range(0, ids.shape[0], size):
+                run(input_ids=ids[first : first + size]).logits.float().softmax(-1)
+        _sync(device)
+        return time.perf_counter() - started
+
+    once()
+    return ids.numel() / min(once() for _ in range(repeat))
+
+
+def _full_windows(model_dir: Path, texts: list[str], device: str) -> tuple[Any, int, int]:
+    """The windows without padding, on the device; how many windows; how many model tokens."""
+    import torch
+
+    ids, mask = raw_windows(model_dir, texts)
+    return torch.from_numpy(ids[mask.all(axis=1)]).to(device), len(ids), int(mask.sum())
+
+
+def raw_loop(
+    texts: list[str], model_dir: Path, device: str, dtype: Any, batch: int, repeat: int, forward_batches: list[int]
+) -> dict:
+    """The plain loop at ``batch``, and the model alone on its full windows at each of
+    ``forward_batches`` (the GPU's ceiling)."""
+    import torch
+
+    model = _model(model_dir, device, dtype)
 
     def once() -> dict[str, float]:
         _sync(device)
@@ -214,45 +241,17 @@ def raw_loop(
         done = time.perf_counter()
         return {"seconds": done - started, "tokenize_s": tokenized - started, "forward_s": done - tokenized}
 
-    raw: dict[str, Any] = {}
-    if not compile_model:
-        once()  # warm: kernels chosen, allocator grown
-        _reset_peak(device)
-        raw = min((once() for _ in range(repeat)), key=lambda run: run["seconds"])
-        raw["peak_gpu_mb"] = _peak_mb(device)
+    once()  # warm: kernels chosen, allocator grown
+    _reset_peak(device)
+    raw: dict[str, Any] = min((once() for _ in range(repeat)), key=lambda run: run["seconds"])
+    raw["peak_gpu_mb"] = _peak_mb(device)
 
-    host_ids, host_mask = raw_windows(model_dir, texts)
-    model_tokens = int(host_mask.sum())
-    full_ids = torch.from_numpy(host_ids[host_mask.all(axis=1)]).to(device)
-
-    def forward_only(run: Any, size: int) -> tuple[float, int]:
-        ids = full_ids[: len(full_ids) - len(full_ids) % size]  # full batches of full windows: one shape
-        if not ids.numel():
-            raise SystemExit(f"fewer than {size} full windows: use more texts (--copies) or smaller batches")
-        _sync(device)
-        started = time.perf_counter()
-        with torch.inference_mode():
-            for first in range(0, ids.shape[0], size):
-                run(input_ids=ids[first : first + size]).logits.float().softmax(-1)
-        _sync(device)
-        return time.perf_counter() - started, ids.numel()
-
-    if compile_model:
-        compiling = time.perf_counter()
-        fast = torch.compile(model, dynamic=False)
-        forward_only(fast, batch)
-        compile_s = time.perf_counter() - compiling
-        seconds, n_tokens = min(forward_only(fast, batch) for _ in range(repeat))
-        return {"model_tokens_per_s": n_tokens / seconds, "compile_s": compile_s, "batch": batch}
-    rates = {}
-    for size in sorted({batch, *forward_batches}):
-        forward_only(model, size)
-        seconds, n_tokens = min(forward_only(model, size) for _ in range(repeat))
-        rates[size] = n_tokens / seconds
+    full_ids, windows, model_tokens = _full_windows(model_dir, texts, device)
+    rates = {size: forward_rate(model, full_ids, size, device, repeat) for size in sorted({batch, *forward_batches})}
     best = max(rates.values())
     return {
         "raw": raw,
-        "windows": len(host_ids),
+        "windows": windows,
         "model_tokens": model_tokens,
         "forward_only": {
             "full_windows": len(full_ids),
@@ -262,6 +261,20 @@ def raw_loop(
             "attention": str(getattr(model.config, "_attn_implementation", None)),
         },
     }
+
+
+def compiled_forward(texts: list[str], model_dir: Path, device: str, dtype: Any, batch: int, repeat: int) -> dict:
+    """The model alone at ``batch`` under ``torch.compile(dynamic=False)``, and the compile time."""
+    import torch
+
+    full_ids, _, _ = _full_windows(model_dir, texts, device)
+    fast = torch.compile(_model(model_dir, device, dtype), dynamic=False)
+    compiling = time.perf_counter()
+    with torch.inference_mode():
+        fast(input_ids=full_ids[:batch])  # the first call compiles
+    _sync(device)
+    compile_s = time.perf_counter() - compiling
+    return {"model_tokens_per_s": forward_rate(fast, full_ids, batch, device, repeat), "compile_s": compile_s}
 
 
 def backend_run(
@@ -548,12 +561,10 @@ def main(argv: list[str] | None = None) -> dict:
         if args.compile:  # last: compiling takes a while
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
-            compiled = raw_loop(
-                [t for _, t in docs], model_dir, device, dtype, raw_batch, args.repeat, [], compile_model=True
-            )
+            compiled = compiled_forward([t for _, t in docs], model_dir, device, dtype, raw_batch, args.repeat)
             report["forward_only"]["compiled_model_tokens_per_s"] = round(compiled["model_tokens_per_s"])
             report["forward_only"]["compile_s"] = round(compiled["compile_s"], 1)
-            report["forward_only"]["compiled_batch"] = compiled["batch"]
+            report["forward_only"]["compiled_batch"] = raw_batch
     report["seconds"] = round(time.perf_counter() - started, 1)
     emit(report, args.json)
     print_table(report)

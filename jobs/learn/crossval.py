@@ -83,9 +83,10 @@ def cross_validate(
     if baseline is None:
         baseline = pipeline_spans(lake, {p.doc_id for p in passages})
     base = spacy.load(settings.base) if settings.base != BLANK else None
+    base_ner: Any = base.get_pipe("ner") if base is not None else None
+    kept_labels = set(base_ner.labels) - set(annotated) if base_ner is not None else set()
+    kept = StrictCounts(kept_labels) if base is not None else None
     trained, piped = StrictCounts(annotated), StrictCounts(annotated)
-    kept_labels: set[str] = set()
-    kept = None
     per_fold = []
     for index, test in enumerate(groups):
         rest = [p for k, group in enumerate(groups) if k != index for p in group]
@@ -99,13 +100,8 @@ def cross_validate(
             trained.add(gold, found)
             fold_counts.add(gold, found)
             piped.add(gold, in_passage(passage, baseline.get(passage.doc_id, ())))
-        if base is not None:
+        if base is not None and kept is not None:
             base_docs = list(base.pipe(p.text for p in test))
-            base_ner: Any = base.get_pipe("ner")
-            base_labels = set(base_ner.labels) - set(annotated)
-            if kept is None:
-                kept_labels = base_labels
-                kept = StrictCounts(kept_labels)
             for passage, doc, base_doc in zip(test, docs, base_docs, strict=True):
                 # Where gold of the trained labels lies, a base label giving way to it (ORG to
                 # PARTY) is what training is for, not forgetting: only the rest is compared.

@@ -21,7 +21,6 @@ corporation", is not the governing law).
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import re
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.config import CONTRACT_FIELD_LABELS
-from jobs.learn.fields_eval import PARTY, read_cuad
+from jobs.learn.fields_eval import PARTY, cuad_spans, read_cuad
 
 LABEL_PARTY, LABEL_DATE, LABEL_LAW = (CONTRACT_FIELD_LABELS[f] for f in ("parties", "agreement_date", "governing_law"))
 LABELS = (LABEL_PARTY, LABEL_DATE, LABEL_LAW)
@@ -102,12 +101,19 @@ def regions_for(text: str, mentions: Sequence[tuple[int, int]]) -> list[tuple[in
     return merged
 
 
-def _spans(raw: str | None) -> list[str]:
-    try:
-        spans = ast.literal_eval(raw or "[]")
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return []
-    return [" ".join(s.split()) for s in spans if isinstance(s, str) and s.strip()] if isinstance(spans, list) else []
+def _marked(raw: str | None) -> list[str]:
+    """A ``*_spans`` cell's passages, whitespace folded, blank ones left out."""
+    return [" ".join(span.split()) for span in cuad_spans(raw) if span.strip()]
+
+
+def disjoint(spans: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """``spans`` in text order without overlaps: where two overlap, the earlier one stays, and of
+    two starting together the longer."""
+    kept: list[tuple[int, int, str]] = []
+    for start, end, label in sorted(set(spans), key=lambda s: (s[0], -(s[1] - s[0]))):
+        if not (kept and start < kept[-1][1]):
+            kept.append((start, end, label))
+    return kept
 
 
 def document_spans(text: str, parties: Iterable[str], dates: Iterable[str], laws: Iterable[tuple[str, str]]) -> dict:
@@ -133,14 +139,10 @@ def document_spans(text: str, parties: Iterable[str], dates: Iterable[str], laws
     regions = regions_for(text, [(s, e) for s, e, _ in [*seeds, *law_spans]])
     # Inside the regions: every occurrence of the names and dates (CUAD marks only some),
     # the longest first where they overlap; the places only where they were found.
-    spans: list[tuple[int, int, str]] = []
-    for start, end, label in sorted({*seeds, *law_spans}, key=lambda s: (s[0], -(s[1] - s[0]))):
-        if not any(r0 <= start and end <= r1 for r0, r1 in regions):
-            continue
-        if spans and start < spans[-1][1]:
-            continue  # overlaps a longer or earlier mention
-        spans.append((start, end, label))
-    return {"regions": regions, "spans": spans, "missed": missed}
+    in_regions = [
+        (s, e, label) for s, e, label in [*seeds, *law_spans] if any(r0 <= s and e <= r1 for r0, r1 in regions)
+    ]
+    return {"regions": regions, "spans": disjoint(in_regions), "missed": missed}
 
 
 def cuad_annotations(gold_csv: Path, texts: Mapping[str, tuple[str, str]]) -> CuadAnnotations:
@@ -161,8 +163,8 @@ def cuad_annotations(gold_csv: Path, texts: Mapping[str, tuple[str, str]]) -> Cu
         found = document_spans(
             text,
             party.values if party is not None else (),
-            _spans(row.get("agreement_date_spans")) if (row.get("agreement_date_answer") or "").strip() else (),
-            [(passage, law) for passage in _spans(row.get("governing_law_spans"))] if law else (),
+            _marked(row.get("agreement_date_spans")) if (row.get("agreement_date_answer") or "").strip() else (),
+            [(passage, law) for passage in _marked(row.get("governing_law_spans"))] if law else (),
         )
         result.missed.extend(f"{file}: {miss}" for miss in found["missed"])
         for start, end in found["regions"]:

@@ -136,7 +136,7 @@ def read_cuad(raw: str, name: str, problems: list[GoldProblem]) -> Iterator[Fiel
             answer = (row.get(column) or "").strip()
             read = _cuad_answer(field_name, answer, document, problems)
             if read is not None and field_name == PARTY and read.values:
-                read = _with_annotated_names(read, _cuad_spans(row.get("parties_spans")), document, problems)
+                read = _with_annotated_names(read, cuad_spans(row.get("parties_spans")), document, problems)
             if read is not None:
                 document.fields[field_name] = read
         _cuad_effective_date(row, document, problems)
@@ -179,7 +179,7 @@ def _cuad_answer(
     return GoldField((answer,), (answer,))
 
 
-def _cuad_spans(raw: str | None) -> list[str]:
+def cuad_spans(raw: str | None) -> list[str]:
     """A ``*_spans`` cell: the annotated passages, written as a Python list of strings."""
     try:
         spans = ast.literal_eval(raw or "[]")

@@ -124,13 +124,13 @@ class Scores:
     counts: dict[Scheme, dict[str, Counts]]
 
     @classmethod
-    def empty(cls, labels: Iterable[str]) -> Scores:
+    def empty(cls, labels: Iterable[str], schemes: Sequence[Scheme] = SCHEMES) -> Scores:
         names = tuple(sorted(set(labels)))
-        return cls(names, {scheme: {label: Counts() for label in (*names, ALL)} for scheme in SCHEMES})
+        return cls(names, {scheme: {label: Counts() for label in (*names, ALL)} for scheme in schemes})
 
     def add(self, gold: Sequence[Span], predicted: Sequence[Span]) -> None:
         """Add one document (predictions already restricted to the evaluated labels and region)."""
-        for scheme in SCHEMES:
+        for scheme in self.counts:
             self.counts[scheme][ALL].add(len(gold), len(predicted), matched(gold, predicted, scheme))
             for label in self.labels:
                 g = [s for s in gold if s.label == label]

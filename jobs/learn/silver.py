@@ -27,11 +27,10 @@ from jobs.config import CONTRACT_FIELD_LABELS, SILVER_FIELDS, SILVER_RULES, chec
 from jobs.lake.state import is_primary
 from jobs.lake.tables import read_arrow
 from jobs.lake.views import stored_texts
-from jobs.learn.cuad import LABEL_DATE, LABEL_PARTY, regions_for
+from jobs.learn.cuad import LABEL_DATE, LABEL_PARTY, disjoint, regions_for
 from jobs.learn.train import Passage
 
 Span = tuple[int, int, str]
-FIELD_LABELS = CONTRACT_FIELD_LABELS
 PARTY_ENTITY_LABELS = frozenset({"ORG", "PERSON"})
 
 
@@ -45,18 +44,19 @@ def pipeline_spans(lake: str | Path, doc_ids: Collection[str]) -> dict[str, set[
     contracts = {r["doc_id"]: r for r in read_arrow(lake, CONTRACTS.name, None, wanted).to_pylist()}
     found: dict[str, set[Span]] = {doc_id: set() for doc_id in doc_ids}
     columns = ["doc_id", "doc_start", "doc_end", "label", "entity_key", "normalized_value"]
+    party_keys = {doc_id: set(contract["party_keys"] or ()) for doc_id, contract in contracts.items()}
     for row in read_arrow(lake, ENTITIES.name, columns, wanted).to_pylist():
         contract = contracts.get(row["doc_id"])
         if contract is None:
             continue
-        if row["label"] in PARTY_ENTITY_LABELS and row["entity_key"] in set(contract["party_keys"] or ()):
+        if row["label"] in PARTY_ENTITY_LABELS and row["entity_key"] in party_keys[row["doc_id"]]:
             found[row["doc_id"]].add((row["doc_start"], row["doc_end"], LABEL_PARTY))
         date = contract["agreement_date"]
         if row["label"] == "DATE" and date is not None and row["normalized_value"] == date.isoformat():
             found[row["doc_id"]].add((row["doc_start"], row["doc_end"], LABEL_DATE))
     columns = ["doc_id", "field", "doc_start", "doc_end"]
     for row in read_arrow(lake, CONTRACT_FIELDS.name, columns, wanted).to_pylist():
-        label = FIELD_LABELS.get(row["field"])
+        label = CONTRACT_FIELD_LABELS.get(row["field"])
         if label is not None and row["doc_start"] is not None and row["doc_end"] is not None:
             found[row["doc_id"]].add((row["doc_start"], row["doc_end"], label))
     return found
@@ -97,10 +97,7 @@ def silver_passages(lake: str | Path, declared: Mapping[str, str], exclude: Coll
     texts = {d: t.text for d, t in stored_texts(lake, [d for d, found in spans.items() if found]).items()}
     passages = []
     for doc_id, text in sorted(texts.items()):
-        chosen: list[Span] = []
-        for start, end, label in sorted(spans[doc_id], key=lambda s: (s[0], -(s[1] - s[0]))):
-            if 0 <= start < end <= len(text) and not (chosen and start < chosen[-1][1]):
-                chosen.append((start, end, label))
+        chosen = disjoint(s for s in spans[doc_id] if 0 <= s[0] < s[1] <= len(text))
         for first, last in regions_for(text, [(s, e) for s, e, _ in chosen]):
             inside = tuple((s - first, e - first, label) for s, e, label in chosen if first <= s and e <= last)
             passages.append(Passage(doc_id, text[first:last], inside, first))

@@ -41,6 +41,8 @@ from jobs.catalog.tables import MODELS
 from jobs.lake.tables import arrow_rows, ensure_table, read_arrow, write_arrow
 from jobs.lake.views import stored_texts
 from jobs.learn.annotations import current_annotations
+from jobs.learn.scoring import ALL, Counts, Scores
+from jobs.learn.scoring import Span as ScoredSpan
 
 MODELS_DIR = "_models"
 BLANK = "blank"
@@ -175,7 +177,6 @@ class Fitted:
 
     nlp: Any
     base_name: str
-    annotated: list[str]  # the labels trained
     rehearsal: bool
     history: list[dict[str, Any]]
     best_epoch: int
@@ -247,8 +248,7 @@ def fit_spacy(
     assert best is not None
     ner.from_bytes(best)
     return Fitted(
-        nlp, base_name, list(annotated), rehearse is not None, history, best_epoch, best_scores, misaligned, words,
-        train_seconds,
+        nlp, base_name, rehearse is not None, history, best_epoch, best_scores, misaligned, words, train_seconds,
     )  # fmt: skip
 
 
@@ -324,26 +324,28 @@ Span = tuple[int, int, str]
 
 
 class StrictCounts:
-    """Strict matches (same boundaries, same label) per label: true positives, predicted, gold."""
+    """Strict matches (same boundaries, same label) per label, counted by
+    :class:`jobs.learn.scoring.Scores`, summed over passages."""
 
     def __init__(self, labels: Collection[str]) -> None:
-        self.counts = {label: [0, 0, 0] for label in labels}
+        self.labels = frozenset(labels)
+        self.scores = Scores.empty(self.labels, schemes=("strict",))
 
     def add(self, gold: Collection[Span], found: Collection[Span]) -> None:
-        gold_set = {g for g in gold if g[2] in self.counts}
-        found_set = {f for f in found if f[2] in self.counts}
-        for label, counts in self.counts.items():
-            counts[0] += sum(1 for g in gold_set & found_set if g[2] == label)
-            counts[1] += sum(1 for f in found_set if f[2] == label)
-            counts[2] += sum(1 for g in gold_set if g[2] == label)
+        def kept(spans: Collection[Span]) -> list[ScoredSpan]:
+            return [ScoredSpan(*span) for span in set(spans) if span[2] in self.labels]
+
+        self.scores.add(kept(gold), kept(found))
 
     def figures(self) -> dict[str, Any]:
         """Precision, recall and F1 over all the labels (micro) and per label."""
-        total = [sum(c[i] for c in self.counts.values()) for i in range(3)]
-        return {**_figures(*total), "per_label": {label: _figures(*c) for label, c in sorted(self.counts.items())}}
+        counts = self.scores.counts["strict"]
+        return {**_figures(counts[ALL]), "per_label": {label: _figures(counts[label]) for label in self.scores.labels}}
 
 
-def _figures(tp: int, predicted: int, gold: int) -> dict[str, Any]:
+def _figures(counts: Counts) -> dict[str, Any]:
+    tp, predicted, gold = int(counts.matched), counts.predicted, counts.gold
+
     def ratio(a: int, b: int) -> float | None:
         return round(a / b, 4) if b else None
 

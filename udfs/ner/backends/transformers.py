@@ -622,6 +622,7 @@ class TransformersBackend:
         )
         if not groups:
             return
+        self._set_threads()
         documents: list[_Document] = []
         pool: list[_Window] = []
         in_flight: deque[_Batch] = deque()
@@ -698,7 +699,6 @@ class TransformersBackend:
         import torch
 
         launching = time.perf_counter()
-        self._set_threads()
         loaded = self.loaded
         n_prefix = len(loaded.prefix_ids)
         width = windows[0].length
