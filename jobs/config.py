@@ -311,8 +311,10 @@ CONTRACT_FIELD_LABELS: dict[str, str] = {
     "agreement_date": "AGREEMENT_DATE",
     "governing_law": "GOVERNING_LAW",
 }
-SILVER_FIELDS, SILVER_RULES = "fields", "rules"  # where silver labels come from (jobs/learn/silver.py)
-SILVER_SOURCES = (SILVER_FIELDS, SILVER_RULES)
+# Where silver labels come from (jobs/learn/silver.py): the fields stage, the rules backend, or
+# the NER stage's final entities (every backend, merged and resolved).
+SILVER_FIELDS, SILVER_RULES, SILVER_ENTITIES = "fields", "rules", "entities"
+SILVER_SOURCES = (SILVER_FIELDS, SILVER_RULES, SILVER_ENTITIES)
 
 
 def check_silver(declared: Mapping[str, str]) -> None:
@@ -372,7 +374,8 @@ class TrainSettings(_Section):
     """``docner train`` (jobs/learn/train.py)."""
 
     # Silver labels (jobs/learn/silver.py): label -> where the pipeline's answers for it come from
-    # (fields: the contract fields stage; rules: the rules backend's entities). They train those
+    # (fields: the contract fields stage; rules: the rules backend's entities; entities: the NER
+    # stage's final entities, whatever found them). They train those
     # labels on the documents nobody annotated; the held-out figures stay on annotations.
     silver: dict[Label, str] = Field(default_factory=dict)
 

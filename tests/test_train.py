@@ -234,6 +234,8 @@ def test_silver_passages_label_the_documents_nobody_annotated(lake):
     ]
     assert [[p.text[s:e] for s, e, _ in p.spans] for p in passages] == [["Section 4.2"], ["Section 7"]]
     assert silver_passages(lake, {}, exclude=annotated) == []
+    every = silver_passages(lake, {"SECTION_REF": "entities"}, exclude=annotated)  # whatever backend found them
+    assert [[p.text[s:e] for s, e, _ in p.spans] for p in every] == [["Section 4.2"], ["Section 7", "Section 9"]]
     result = train_spacy(lake, "silvered", settings=FAST, silver={"SECTION_REF": "rules"}, now=NOW)
     assert result.card["silver"] == {"labels": {"SECTION_REF": "rules"}, "documents": 1, "passages": 2, "spans": 2}
     assert result.card["trained_labels"] == ["PARTY", "SECTION_REF"]
@@ -241,7 +243,7 @@ def test_silver_passages_label_the_documents_nobody_annotated(lake):
 
 
 def test_silver_sources_are_checked_in_config():
-    check_silver({"PARTY": "fields", "MONEY": "rules"})
+    check_silver({"PARTY": "fields", "MONEY": "rules", "ORG": "entities"})
     with pytest.raises(ValueError, match="the fields stage gives only"):
         check_silver({"ORG": "fields"})
     with pytest.raises(ValueError, match="unknown source"):

@@ -6,7 +6,9 @@ lake's documents that have no annotations at all, labelled by the pipeline:
 - ``fields``: the contract key fields stage's answers (:func:`pipeline_spans`): ``PARTY``,
   ``AGREEMENT_DATE`` and ``GOVERNING_LAW``;
 - ``rules``: the entities the rules backend proposed for the label (``entities.source`` is
-  ``rules``), such as ``SECTION_REF`` or ``MONEY``.
+  ``rules``), such as ``SECTION_REF`` or ``MONEY``;
+- ``entities``: the NER stage's final entities of the label, whichever backend or resolution
+  made them: the whole pipeline distilled into the model (self-training).
 
 A silver passage is a region around its mentions (:func:`jobs.learn.cuad.regions_for`: their
 paragraphs), and it trains only: the held-out split and its figures stay on human annotations.
@@ -23,7 +25,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from jobs.catalog.tables import CONTRACT_FIELDS, CONTRACTS, DOCUMENTS, ENTITIES
-from jobs.config import CONTRACT_FIELD_LABELS, SILVER_FIELDS, SILVER_RULES, check_silver
+from jobs.config import CONTRACT_FIELD_LABELS, SILVER_ENTITIES, SILVER_FIELDS, SILVER_RULES, check_silver
 from jobs.lake.state import is_primary
 from jobs.lake.tables import read_arrow
 from jobs.lake.views import stored_texts
@@ -62,13 +64,15 @@ def pipeline_spans(lake: str | Path, doc_ids: Collection[str]) -> dict[str, set[
     return found
 
 
-def rule_spans(lake: str | Path, doc_ids: Collection[str], labels: Collection[str]) -> dict[str, set[Span]]:
-    """The rules backend's entities of ``labels``, by document."""
+def entity_spans(
+    lake: str | Path, doc_ids: Collection[str], labels: Collection[str], source: str | None = None
+) -> dict[str, set[Span]]:
+    """The NER stage's entities of ``labels`` (only those ``source`` found, when given), by document."""
     found: dict[str, set[Span]] = {doc_id: set() for doc_id in doc_ids}
     wanted = pc.field("doc_id").isin(sorted(doc_ids)) & pc.field("label").isin(sorted(labels))
     columns = ["doc_id", "doc_start", "doc_end", "label", "source"]
     for row in read_arrow(lake, ENTITIES.name, columns, wanted).to_pylist():
-        if row["source"] == SILVER_RULES:
+        if source is None or row["source"] == source:
             found[row["doc_id"]].add((row["doc_start"], row["doc_end"], row["label"]))
     return found
 
@@ -92,7 +96,10 @@ def silver_passages(lake: str | Path, declared: Mapping[str, str], exclude: Coll
         for doc_id, found in pipeline_spans(lake, doc_ids).items():
             spans[doc_id] |= {s for s in found if s[2] in by_source[SILVER_FIELDS]}
     if SILVER_RULES in by_source:
-        for doc_id, found in rule_spans(lake, doc_ids, by_source[SILVER_RULES]).items():
+        for doc_id, found in entity_spans(lake, doc_ids, by_source[SILVER_RULES], SILVER_RULES).items():
+            spans[doc_id] |= found
+    if SILVER_ENTITIES in by_source:
+        for doc_id, found in entity_spans(lake, doc_ids, by_source[SILVER_ENTITIES]).items():
             spans[doc_id] |= found
     texts = {d: t.text for d, t in stored_texts(lake, [d for d, found in spans.items() if found]).items()}
     passages = []
