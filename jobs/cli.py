@@ -37,7 +37,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobs.catalog.stages import STAGE_NAMES, STAGES, stage_spec
 from jobs.config import ConfigError, DocnerConfig, load_config
@@ -217,14 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(annotations_import)
     train = commands.add_parser("train", help="train a NER model on the lake's annotations (docs/annotation.md)")
     train.add_argument("--lake", required=True)
-    train.add_argument("--backend", choices=["spacy"], required=True)
+    train.add_argument("--backend", choices=["spacy", "transformers"], required=True)
     train.add_argument("--name", required=True, help="the model's name: <lake>/_models/<name>/<version>/")
     train.add_argument("--labels", help="train only these labels, comma-separated (default: every annotated label)")
-    train.add_argument("--base", help="the pipeline to start from, or 'blank' (default: ner.spacy.model)")
+    train.add_argument(
+        "--base",
+        help="what to start from: a spaCy pipeline or 'blank' (default: ner.spacy.model), or a local "
+        "token-classification checkpoint directory (default: ner.transformers.model_path)",
+    )
     train.add_argument("--epochs", type=int, default=10, help="at most this many epochs (early stopping ends sooner)")
     train.add_argument("--patience", type=int, default=2, help="epochs without a better held-out F1 before stopping")
     train.add_argument("--heldout", type=float, default=0.2, help="share of the documents held out")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--processes",
+        type=int,
+        help="transformers: train in this many processes through Spark's TorchDistributor "
+        "(default: train.transformers.processes; 0: in this process)",
+    )
     _add_config_args(train)
     samples = commands.add_parser("samples", help="generate the sample contract PDFs and their gold entities")
     samples.add_argument("--out", required=True)
@@ -396,16 +406,24 @@ def _train_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     if args.epochs < 1 or args.patience < 1 or not 0 <= args.heldout < 1:
         print("docner: --epochs and --patience must be 1 or more, --heldout in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
+    if args.processes is not None and (args.processes < 0 or args.backend != "transformers"):
+        print("docner: --processes is for --backend transformers, and 0 or more", file=sys.stderr)
+        return EXIT_USAGE
     labels = _comma_list(args.labels)
-    settings = SpacyTraining(
-        base=args.base or config.ner.spacy.model,
-        max_epochs=args.epochs,
-        patience=args.patience,
-        heldout_share=args.heldout,
-        seed=args.seed,
-    )
     try:
-        result = train_spacy(args.lake, args.name, labels=labels, settings=settings, silver=config.train.silver)
+        if args.backend == "transformers":
+            result = _train_transformers(args, config, labels)
+            if result is None:
+                return EXIT_USAGE
+        else:
+            settings = SpacyTraining(
+                base=args.base or config.ner.spacy.model,
+                max_epochs=args.epochs,
+                patience=args.patience,
+                heldout_share=args.heldout,
+                seed=args.seed,
+            )
+            result = train_spacy(args.lake, args.name, labels=labels, settings=settings, silver=config.train.silver)
     except TrainError as exc:
         print(f"docner: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -414,8 +432,48 @@ def _train_command(args: argparse.Namespace, config: DocnerConfig) -> int:
         f"trained {result.name} version {result.version} ({', '.join(result.card['trained_labels'])}): "
         f"held-out strict F1 {heldout['f1']} over {result.card['split']['heldout_spans']} span(s); {result.path}"
     )
-    print(f"use it: --conf ner.spacy.model={result.path}")
+    setting = "ner.transformers.model_path" if args.backend == "transformers" else "ner.spacy.model"
+    print(f"use it: --conf {setting}={result.path}")
     return 0
+
+
+def _train_transformers(args: argparse.Namespace, config: DocnerConfig, labels: list[str] | None) -> Any:
+    """``docner train --backend transformers``; None after a usage message."""
+    from jobs.learn.train_transformers import TransformersTraining, train_transformers
+
+    base = args.base or config.ner.transformers.model_path
+    if not base:
+        print("docner: --backend transformers needs --base or ner.transformers.model_path (a local checkpoint)",
+              file=sys.stderr)  # fmt: skip
+        return None
+    chosen, inference = config.train.transformers, config.ner.transformers
+    processes = chosen.processes if args.processes is None else args.processes
+    settings = TransformersTraining(
+        base=str(Path(base).expanduser()),
+        max_epochs=args.epochs,
+        patience=args.patience,
+        learning_rate=chosen.learning_rate,
+        batch_size=chosen.batch_size,
+        weight_decay=chosen.weight_decay,
+        warmup_ratio=chosen.warmup_ratio,
+        heldout_share=args.heldout,
+        seed=args.seed,
+        max_length=inference.max_length,
+        stride=inference.stride,
+        label_map=tuple(inference.label_map.items()),
+        processes=processes,
+        use_gpu=chosen.use_gpu,
+        local_mode=chosen.local_mode,
+    )
+    if processes == 0:
+        return train_transformers(args.lake, args.name, labels=labels, settings=settings, silver=config.train.silver)
+    from jobs.session import build_spark
+
+    spark = build_spark(config)
+    try:
+        return train_transformers(args.lake, args.name, labels=labels, settings=settings, silver=config.train.silver)
+    finally:
+        spark.stop()
 
 
 def _eval_command(args: argparse.Namespace, config: DocnerConfig) -> int:

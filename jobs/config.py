@@ -370,6 +370,19 @@ class MetricsSettings(_Section):
     timeout_s: float = Field(10.0, gt=0)
 
 
+class TrainTransformersSettings(_Section):
+    """``docner train --backend transformers`` (jobs/learn/train_transformers.py); the windows
+    are ner.transformers' max_length and stride, the base its model_path unless --base."""
+
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(8, ge=1)  # windows per device and step
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    processes: int = Field(0, ge=0)  # 0: train in the docner process; N: Spark's TorchDistributor, N processes
+    use_gpu: bool = False  # TorchDistributor: one GPU per process (spark.task.resource.gpu.amount on a cluster)
+    local_mode: bool = True  # TorchDistributor: the processes on the driver; false: on the executors
+
+
 class TrainSettings(_Section):
     """``docner train`` (jobs/learn/train.py)."""
 
@@ -378,6 +391,7 @@ class TrainSettings(_Section):
     # stage's final entities, whatever found them). They train those
     # labels on the documents nobody annotated; the held-out figures stay on annotations.
     silver: dict[Label, str] = Field(default_factory=dict)
+    transformers: TrainTransformersSettings = TrainTransformersSettings()
 
     @model_validator(mode="after")
     def _silver_sources(self) -> TrainSettings:

@@ -35,6 +35,11 @@ def _text(first: str, second: str) -> str:
 @pytest.fixture
 def lake(tmp_path) -> Path:
     """Six one-page contracts, and annotations of their two parties."""
+    return parties_lake(tmp_path)
+
+
+def parties_lake(tmp_path: Path) -> Path:
+    """A lake of six one-page contracts (``NAMES``), their two parties annotated as PARTY."""
     lake = tmp_path / "lake"
     ensure_tables(lake)
     records = []

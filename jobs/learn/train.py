@@ -29,7 +29,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -268,7 +268,7 @@ def train_spacy(
 
     from jobs.learn.silver import silver_passages
 
-    _check_name(name)
+    check_name(name)
     started = time.monotonic()
     passages = training_passages(lake, labels)
     train, heldout = split_documents(passages, settings.heldout_share, settings.seed)
@@ -317,7 +317,15 @@ def train_spacy(
         },
         "libraries": {"spacy": spacy.__version__, "python": sys.version.split()[0]},
     }
-    return _save(lake, name, fitted.nlp, card, now or dt.datetime.now(dt.UTC))
+
+    def write(staging: Path, version: int) -> None:
+        nlp = fitted.nlp
+        nlp.meta["name"] = f"docner_{name}"
+        nlp.meta["version"] = f"{version}+{digest[:12]}"
+        nlp.meta["description"] = f"docner NER model {name} version {version}, trained on {digest[:12]}"
+        nlp.to_disk(staging)
+
+    return save_model(lake, name, write, card, now or dt.datetime.now(dt.UTC))
 
 
 Span = tuple[int, int, str]
@@ -367,12 +375,17 @@ def heldout_scores(nlp: Any, passages: Sequence[Passage], labels: Collection[str
     return counts.figures()
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
         raise TrainError(f"model name {name!r}: use letters, digits, '-', '_' and '.'")
 
 
-def _save(lake: str | Path, name: str, nlp: Any, card: dict[str, Any], now: dt.datetime) -> TrainResult:
+def save_model(
+    lake: str | Path, name: str, write: Callable[[Path, int], None], card: dict[str, Any], now: dt.datetime
+) -> TrainResult:
+    """The next version of model ``name``: ``write(directory, version)`` fills a staging directory
+    that is renamed into place, ``model_card.json`` beside it, then the ``models`` row; nothing
+    half-written is left when a step fails."""
     ensure_table(lake, MODELS)
     versions = read_arrow(lake, MODELS.name, ["name", "version"], pc.field("name") == name).column("version")
     version = max(versions.to_pylist(), default=0) + 1
@@ -382,12 +395,9 @@ def _save(lake: str | Path, name: str, nlp: Any, card: dict[str, Any], now: dt.d
     if final.exists():
         raise TrainError(f"{final} exists but the models table has no row for it: remove it or train another name")
     card = {**card, "version": version, "created_at": now.isoformat(), "path": str(final)}
-    nlp.meta["name"] = f"docner_{name}"
-    nlp.meta["version"] = f"{version}+{card['data_sha256'][:12]}"
-    nlp.meta["description"] = f"docner NER model {name} version {version}, trained on {card['data_sha256'][:12]}"
     staging.mkdir(parents=True)
     try:
-        nlp.to_disk(staging)
+        write(staging, version)
         (staging / "model_card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
         staging.rename(final)
     except BaseException:

@@ -419,7 +419,7 @@ class LoadedTransformers:
     stats: InferenceStats = field(default_factory=InferenceStats)  # this worker's, over all calls
 
 
-def _special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The special tokens the tokenizer puts around a single sequence, found by encoding a
     probe with and without them (works for [CLS] … [SEP], <s> … </s>, or none)."""
     probe = "hello world"
@@ -431,7 +431,7 @@ def _special_framing(tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
     raise ModelUnavailable(f"cannot tell where {type(tokenizer).__name__} puts its special tokens")
 
 
-def _whole_text_encoder(tokenizer: Any) -> Any:
+def whole_text_encoder(tokenizer: Any) -> Any:
     """A copy of a fast tokenizer's Rust core that encodes whole texts, special-token strings
     as plain text: what ``tokenizer(texts, truncation=False, padding=False,
     split_special_tokens=True)`` does, without building Python lists of every token."""
@@ -498,13 +498,13 @@ def _load_quietly(directory: Path, device: str, precision: str, version: str) ->
     model.to(device)
     config = model.config
     id2label = tuple(str(config.id2label[index]) for index in range(config.num_labels))
-    prefix_ids, suffix_ids = _special_framing(tokenizer)
+    prefix_ids, suffix_ids = special_framing(tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return LoadedTransformers(
         tokenizer=tokenizer,
-        encoder=_whole_text_encoder(tokenizer),
+        encoder=whole_text_encoder(tokenizer),
         model=model,
-        name=directory.name,
+        name=_model_name(config, directory),
         version=version,
         device=device,
         precision=precision,
@@ -515,6 +515,14 @@ def _load_quietly(directory: Path, device: str, precision: str, version: str) ->
         max_length=_model_limit(config, tokenizer),
         attention=str(getattr(config, "_attn_implementation", None) or "eager"),
     )
+
+
+def _model_name(config: Any, directory: Path) -> str:
+    """The name a model trained by ``docner train`` carries in its config, else its directory's."""
+    trained = getattr(config, "docner_model", None)
+    if isinstance(trained, dict) and isinstance(trained.get("name"), str):
+        return trained["name"]
+    return directory.name
 
 
 def _identity(options: TransformersOptions) -> tuple[Path, str, str, str]:
