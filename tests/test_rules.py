@@ -68,6 +68,8 @@ def _write(directory: Path, name: str, body: str) -> Path:
         ("By: Name Corinne Fallacaro\nTitle PRESIDENT", "PERSON", "Corinne Fallacaro"),
         ("Signature /s/ Andrew Zhang\nDate 13/07/05", "PERSON", "Andrew Zhang"),
         ("Name: Carolyn Silas By: /s/ X", "PERSON", "Carolyn Silas"),
+        ("Acme Corp.\nBy: Fatima Nguyen\nTitle: CEO", "PERSON", "Fatima Nguyen"),
+        ("By: John Q. Public, Jr.\n", "PERSON", "John Q. Public, Jr."),
         ("and The Associated Press, a New York not-for-profit corporation with", "ORG", "Associated Press"),
         ("and The Right Solution, a Nevada Corporation (the", "ORG", "Right Solution"),
         ('between Bank of America, N.A. ("Bank") and', "ORG", "Bank of America, N.A."),
@@ -131,6 +133,8 @@ def test_contract_rules_find_the_span(contract_rules, text, label, span):
         ("the second year, each month", "DURATION"),
         ("The Company shall pay. This Agreement Inc", "ORG"),
         ("Section 2. Company may", "ORG"),
+        ("By: Its President\nBy: Authorized Signatory", "PERSON"),
+        ("By: Acme and Beta, jointly, shall pay", "PERSON"),
     ],
 )
 def test_contract_rules_leave_lookalikes_alone(contract_rules, text, label):
