@@ -29,6 +29,7 @@ from pydantic import (
 
 from udfs.fields.extract import FIELD_NAMES
 from udfs.ner.backends import BACKEND_NAMES
+from udfs.ner.backends.pii import PII_LABELS
 from udfs.ner.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 DEFAULT_ENV = "local"
@@ -156,6 +157,29 @@ class TransformersSettings(_Section):
         return self
 
 
+def _pii_labels(labels: list[str] | None, key: str) -> None:
+    unknown = sorted(set(labels or ()) - set(PII_LABELS))
+    if unknown:
+        raise ValueError(f"{key}: unknown PII label(s) {', '.join(unknown)} (labels: {', '.join(PII_LABELS)})")
+
+
+class PiiSettings(_Section):
+    """The ``pii`` backend (udfs/ner/backends/pii.py): Presidio's recognizers, offline."""
+
+    labels: list[str] | None = None  # the PII labels looked for; null: all
+    min_score: float = Field(0.5, ge=0, le=1)  # Presidio's score after its context words
+    # kept only with a context word before them ("routing", "EIN", "born"): shapes harmless values share
+    context_required: list[str] = Field(
+        default_factory=lambda: ["US_EIN", "US_ITIN", "BANK_ACCOUNT", "ROUTING_NUMBER", "DATE_OF_BIRTH", "IP_ADDRESS"]
+    )
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> PiiSettings:
+        _pii_labels(self.labels, "ner.pii.labels")
+        _pii_labels(self.context_required, "ner.pii.context_required")
+        return self
+
+
 class RulesSettings(_Section):
     # Rule files or directories of *.yaml; relative paths are taken from the conf directory.
     paths: list[str] = Field(default_factory=lambda: ["rules"], min_length=1)
@@ -244,6 +268,7 @@ class NerSettings(_Section):
     spacy: SpacySettings = SpacySettings()
     transformers: TransformersSettings = TransformersSettings()
     rules: RulesSettings = RulesSettings()
+    pii: PiiSettings = PiiSettings()
     resources: ResourceSettings = ResourceSettings()
 
     @field_validator("profile")
@@ -333,6 +358,8 @@ DEFAULT_LABELS = [
     "ORDINAL", "ORG", "PERCENT", "PERSON", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART",
     # the shipped rules, and the usual token-classification label maps
     "ALIAS", "DURATION", "PRODUCT_CODE", "MISC", "SECTION_REF", "DEFINED_TERM",
+    # the PII backend (udfs/ner/backends/pii.py)
+    *PII_LABELS,
     # models trained on the contract fields (jobs/learn/cuad.py, jobs/learn/silver.py)
     *CONTRACT_FIELD_LABELS.values(),
 ]  # fmt: skip

@@ -15,7 +15,8 @@ def test_options_come_from_the_config_and_the_shipped_rules():
     rules = dict(options.backends)["rules"].rule_set
     assert rules is not None and rules.name == "contracts"
     assert {rule.label for rule in rules.rules} >= {"MONEY", "DATE", "PERCENT", "DURATION", "ORG", "ALIAS"}
-    first = options.merge.priority[0]
+    pii, first = options.merge.priority[:2]
+    assert pii.source == "pii" and not pii.labels  # PII first, when its backend runs
     assert first.source == "rules"
     assert first.labels == frozenset({"MONEY", "DATE", "PERCENT", "DURATION", "SECTION_REF", "ALIAS", "LAW"})
     assert options.profile == "contracts" and options.lexicon is not None and options.lexicon.documents > 0

@@ -53,7 +53,7 @@ def candidates(value: Any, annotation: Any) -> list[Any]:
     if annotation is str:
         return [f"{value}x", "EUR", "x", "ontonotes"] if value is not None else ["x"]
     if origin is list:
-        return [["ORG"], ["rules/contracts.yaml"], ["spacy"], ["party"]]
+        return [["ORG"], ["rules/contracts.yaml"], ["spacy"], ["party"], ["EMAIL"]]
     if origin is dict:
         return [{"PER": "PERSON"}]
     return []

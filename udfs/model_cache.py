@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 ModelT = TypeVar("ModelT")
 
-MAX_MODELS = 2
+MAX_MODELS = 3  # a spaCy pipeline, a transformers checkpoint and the PII analyzer
 _models: OrderedDict[Hashable, Any] = OrderedDict()
 _lock = threading.Lock()
 _loads = 0

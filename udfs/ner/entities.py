@@ -9,6 +9,7 @@ from typing import NamedTuple, Protocol
 SOURCE_SPACY = "spacy"
 SOURCE_TRANSFORMERS = "transformers"
 SOURCE_RULES = "rules"
+SOURCE_PII = "pii"
 
 
 class Candidate(NamedTuple):
@@ -17,7 +18,7 @@ class Candidate(NamedTuple):
     text: str
     label: str
     score: float | None  # model probability in [0, 1]; a rule's configured score; None when unknown
-    source: str  # SOURCE_SPACY, SOURCE_TRANSFORMERS or SOURCE_RULES
+    source: str  # SOURCE_SPACY, SOURCE_TRANSFORMERS, SOURCE_RULES or SOURCE_PII
     model: str  # model name, or the rule set's name
     model_version: str
     priority: int = 0  # rules: the rule's configured priority (higher wins); models: 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from udfs.ner.backends.pii import PII_LABELS
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -21,6 +23,7 @@ CONTRACT_LABELS = frozenset(
     {
         "ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY", "PERCENT", "DURATION", "LAW",
         "ALIAS", "SECTION_REF", "DEFINED_TERM", "PRODUCT_CODE",
+        *PII_LABELS,  # found only when the pii backend runs
     }
 )  # fmt: skip
 

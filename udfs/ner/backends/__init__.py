@@ -1,5 +1,5 @@
 """The NER backends, declared once: spaCy pipelines, Hugging Face token-classification
-checkpoints, rules.
+checkpoints, rules, PII recognizers (Presidio).
 
 A backend is one entry of :data:`BACKENDS` and one module. The entry names it (the name is
 also its settings section, ``ner.<name>``, and the ``source`` of its candidates), the module
@@ -45,6 +45,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
         (("batch_size",), ("torch_threads",), ("device",), ("tokenize_chars",)),
     ),
     BackendSpec("rules", "udfs.ner.backends.rules"),
+    BackendSpec("pii", "udfs.ner.backends.pii", ("presidio-analyzer", "phonenumbers", "tldextract")),
 )
 BACKEND_NAMES: tuple[str, ...] = tuple(spec.name for spec in BACKENDS)
 
