@@ -246,7 +246,7 @@ LEASE_SCANNED = [
 ]
 
 
-def _typed_page(lines: list[str]) -> bytes:
+def typed_page(lines: list[str]) -> bytes:
     """A one-page digital PDF of plain typed lines (the master of a 'scan')."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=LETTER, invariant=1)
@@ -261,7 +261,7 @@ def _typed_page(lines: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def _scan(master_pdf: bytes, seed: int) -> Image.Image:
+def scan(master_pdf: bytes, seed: int) -> Image.Image:
     """Rasterise a page the way a scanner would: grey, slightly blurred, speckled, a bit skewed."""
     import pypdfium2 as pdfium
 
@@ -280,7 +280,7 @@ def _scan(master_pdf: bytes, seed: int) -> Image.Image:
     return image.rotate(0.4, resample=Image.Resampling.BICUBIC, fillcolor=255)
 
 
-def _pages_pdf(pages: list[Image.Image | list]) -> bytes:
+def pages_pdf(pages: list[Image.Image | list]) -> bytes:
     """A PDF with one page per entry: an image fills the page (no text layer, like a scan); a
     list of flowables is typeset as a digital page."""
     buffer = io.BytesIO()
@@ -300,7 +300,7 @@ def _pages_pdf(pages: list[Image.Image | list]) -> bytes:
 
 
 def scanned_nda() -> tuple[bytes, GoldDocument]:
-    data = _pages_pdf([_scan(_typed_page(NDA_LINES), seed=7)])
+    data = pages_pdf([scan(typed_page(NDA_LINES), seed=7)])
     gold = GoldDocument(
         file="scanned_nda.pdf",
         status="ok",
@@ -323,7 +323,7 @@ def scanned_nda() -> tuple[bytes, GoldDocument]:
 
 def mixed_lease() -> tuple[bytes, GoldDocument]:
     digital_page = [Paragraph(p, _BODY) for p in LEASE_DIGITAL]
-    data = _pages_pdf([digital_page, _scan(_typed_page(LEASE_SCANNED), seed=11)])
+    data = pages_pdf([digital_page, scan(typed_page(LEASE_SCANNED), seed=11)])
     gold = GoldDocument(
         file="mixed_lease.pdf",
         status="ok",
@@ -392,12 +392,12 @@ def scanned_price_list() -> tuple[bytes, GoldDocument]:
         ocr_words=["PRICE", "WAYNE", "XG-4500", "AB-12345", "Calibration", "$310.00"],
         entities=[GoldEntity(1, "WAYNE ENTERPRISES", "ORG")],
     )
-    return _pages_pdf([_scan(master, seed=23)]), gold
+    return pages_pdf([scan(master, seed=23)]), gold
 
 
 def rotated_scan() -> tuple[bytes, GoldDocument]:
     """A page scanned sideways: orientation detection must turn it upright."""
-    image = _scan(_typed_page(NDA_LINES), seed=5).rotate(90, expand=True)
+    image = scan(typed_page(NDA_LINES), seed=5).rotate(90, expand=True)
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=(LETTER[1], LETTER[0]), invariant=1)
     png = io.BytesIO()
