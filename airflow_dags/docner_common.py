@@ -128,6 +128,7 @@ class StageTask:
     task_id: str
     stages: tuple[str, ...]
     needs_input: bool
+    switched: bool = False  # one of its stages is off unless a setting turns it on (redact.enabled)
 
 
 def stage_tasks(path: str = STAGES_FILE) -> list[StageTask]:
@@ -139,19 +140,27 @@ def stage_tasks(path: str = STAGES_FILE) -> list[StageTask]:
         if tasks and tasks[-1].task_id == stage["dag_task"]:
             last = tasks[-1]
             tasks[-1] = StageTask(
-                last.task_id, (*last.stages, stage["stage"]), last.needs_input or stage["needs_input"]
+                last.task_id,
+                (*last.stages, stage["stage"]),
+                last.needs_input or stage["needs_input"],
+                last.switched or bool(stage.get("switch")),
             )
         elif any(task.task_id == stage["dag_task"] for task in tasks):
             raise ValueError(f"{path}: the stages of task {stage['dag_task']!r} are not consecutive")
         else:
-            tasks.append(StageTask(stage["dag_task"], (stage["stage"],), bool(stage["needs_input"])))
+            tasks.append(
+                StageTask(stage["dag_task"], (stage["stage"],), bool(stage["needs_input"]), bool(stage.get("switch")))
+            )
     return tasks
 
 
 def stage_task_args(task: StageTask, input_location: str, stage_args: Sequence[str]) -> tuple[str, list[str]]:
     """The docner command and arguments of a stage task: the stage's own command for one stage,
-    ``run --stages`` for several; ``--input`` when one of them reads the input."""
+    ``run --stages`` for several, and for a stage that a setting turns on (``--if-switched-on``:
+    the configuration decides, as for ``docner run``); ``--input`` when one of them reads the input."""
     inputs = ["--input", input_location] if task.needs_input else []
+    if task.switched:
+        return "run", ["--stages", ",".join(task.stages), "--if-switched-on", *inputs, *stage_args]
     if len(task.stages) == 1:
         return task.stages[0], [*inputs, *stage_args]
     return "run", ["--stages", ",".join(task.stages), *inputs, *stage_args]

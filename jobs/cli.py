@@ -18,6 +18,8 @@ its current version (code, settings, models, rules); ``--reprocess`` forces it.
     docner sql     --lake DIR --tables
     docner maintain --lake DIR [--dry-run] [--format table|csv|json]
     docner export-search --lake DIR --out FILE [--index NAME] [--full]
+    docner redact  --lake DIR [--env ENV] [--run-id ID] [--reprocess]
+    docner redact-pdf --lake DIR --out DIR [--doc-id ID …] [--format table|csv|json]
     docner data-docs --lake DIR --out DIR
     docner validate --lake DIR [--run-id ID] [--input DIR] [--data-docs DIR] [--report FILE]
     docner report  --lake DIR [--out FILE] [--max-runs N]
@@ -103,9 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stage_args(run, needs_input=False, takes_input=True)
     run.add_argument(
         "--stages",
-        default=",".join(STAGE_NAMES),
+        default=None,
         metavar="STAGE[,STAGE]",
-        help=f"the stages to run, in pipeline order (default: {','.join(STAGE_NAMES)})",
+        help="the stages to run, in pipeline order (default: every stage that is on: "
+        + ", ".join(f"{s.name} when {s.switch} is true" if s.switch else s.name for s in STAGES)
+        + ")",
+    )
+    run.add_argument(
+        "--if-switched-on",
+        action="store_true",
+        help="of the stages named, leave out those a setting turns on that is off (the Airflow tasks' way)",
     )
     for stage in STAGES:
         _add_stage_args(commands.add_parser(stage.name, help=stage.summary), needs_input=stage.needs_input)
@@ -140,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--index", default="docner-documents", help="target index name (lower case)")
     export.add_argument("--format", choices=["opensearch-bulk"], default="opensearch-bulk")
     export.add_argument("--full", action="store_true", help="every current document, not only the changed ones")
+    redact_pdf = commands.add_parser(
+        "redact-pdf",
+        help="a redacted copy of each redacted document: pages re-rendered, redacted words gone from the file",
+    )
+    redact_pdf.add_argument("--lake", required=True)
+    redact_pdf.add_argument("--out", required=True, help="the directory the copies go to, named after the input files")
+    redact_pdf.add_argument("--doc-id", action="append", default=[], help="only this document (repeatable)")
+    redact_pdf.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_config_args(redact_pdf)
     docs = commands.add_parser("data-docs", help="render the stored data-quality results as GX Data Docs HTML")
     docs.add_argument("--lake", required=True)
     docs.add_argument("--out", required=True, help="directory for the HTML (index.html + one page per result)")
@@ -253,7 +271,7 @@ def _stage_command(args: argparse.Namespace, config: DocnerConfig) -> int:
 
     reprocess = _reprocess_stages(args.reprocess)
     if args.command == "run" and not args.input:
-        readers = [name for name in _stage_list(args.stages, "--stages") if stage_spec(name).needs_input]
+        readers = [name for name in _chosen_stages(args, config) if stage_spec(name).needs_input]
         if readers:
             print(f"docner run: --input is needed by the stage(s) {', '.join(readers)}", file=sys.stderr)
             return EXIT_USAGE
@@ -274,7 +292,7 @@ def _run_stages(args: argparse.Namespace, ctx: StageContext, reprocess: frozense
 
     if args.command == "run":
         print(describe_run(ctx, args.input or "-"), flush=True)
-        results = run_pipeline(ctx, args.input, reprocess, _stage_list(args.stages, "--stages"))
+        results = run_pipeline(ctx, args.input, reprocess, _chosen_stages(args, ctx.config))
         print(format_summary(results))
         if any(result.documents_in for result in results if not stage_spec(result.stage).needs_input):
             print()
@@ -293,7 +311,7 @@ def stage_listing() -> tuple[list[str], list[tuple[object, ...]]]:
     (``airflow_dags/docner_stages.json`` is this listing as JSON, for the DAG)."""
     from jobs.catalog.tables import TABLES
 
-    columns = ["stage", "summary", "after", "needs_input", "tables", "dag_task"]
+    columns = ["stage", "summary", "after", "needs_input", "tables", "dag_task", "switch"]
     rows: list[tuple[object, ...]] = [
         (
             stage.name,
@@ -302,6 +320,7 @@ def stage_listing() -> tuple[list[str], list[tuple[object, ...]]]:
             stage.needs_input,
             [spec.name for spec in TABLES.values() if spec.stage == stage.name],
             stage.dag_task,
+            stage.switch,
         )
         for stage in STAGES
     ]
@@ -597,6 +616,17 @@ def _reprocess_stages(value: str) -> frozenset[str]:
     return _stage_list(value, "--reprocess")
 
 
+def _chosen_stages(args: argparse.Namespace, config: DocnerConfig) -> frozenset[str]:
+    """The stages ``docner run`` runs: those named (of them only the ones on, with
+    ``--if-switched-on``), else every stage that is on."""
+    from jobs.pipeline import stages_on
+
+    if args.stages is None:
+        return frozenset(stages_on(config))
+    named = _stage_list(args.stages, "--stages")
+    return named & frozenset(stages_on(config)) if args.if_switched_on else named
+
+
 def _stage_list(value: str, option: str) -> frozenset[str]:
     stages = frozenset(part.strip() for part in value.split(",") if part.strip())
     unknown = sorted(stages - set(STAGE_NAMES))
@@ -635,6 +665,23 @@ def _maintain_command(args: argparse.Namespace, config: DocnerConfig) -> int:
     rows = [tuple(round(v, 2) if isinstance(v, float) else v for v in astuple(entry)) for entry in done]
     sys.stdout.write(format_rows(columns, rows, args.format) + "\n")
     return 0
+
+
+def _redact_pdf_command(args: argparse.Namespace, config: DocnerConfig) -> int:
+    """``docner redact-pdf``: one line per document; exit 1 when a copy could not be written."""
+    from dataclasses import astuple, fields
+
+    from jobs.console import format_rows
+    from jobs.ops.redact_pdf import FAILED, PdfOutcome, write_redacted_pdfs
+
+    done = write_redacted_pdfs(Path(args.lake), Path(args.out), dpi=config.redact.pdf_dpi, doc_ids=args.doc_id)
+    columns = [f.name for f in fields(PdfOutcome)]
+    sys.stdout.write(format_rows(columns, [astuple(outcome) for outcome in done], args.format) + "\n")
+    failed = [outcome for outcome in done if outcome.status == FAILED]
+    if failed:
+        print(f"docner redact-pdf: {len(failed)} document(s) could not be redacted; nothing written for them",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -698,6 +745,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sql_command(args, config)
         if args.command == "maintain":
             return _maintain_command(args, config)
+        if args.command == "redact-pdf":
+            return _redact_pdf_command(args, config)
         return _stage_command(args, config)
     except ConfigError as exc:
         print(f"docner: configuration error: {exc}", file=sys.stderr)

@@ -31,6 +31,7 @@ from udfs.fields.extract import FIELD_NAMES
 from udfs.ner.backends import BACKEND_NAMES
 from udfs.ner.backends.pii import PII_LABELS
 from udfs.ner.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+from udfs.redact.text import REDACT_LABELS
 
 DEFAULT_ENV = "local"
 ENV_VAR = "DOCNER_ENV"
@@ -322,6 +323,41 @@ class FieldsSettings(_Section):
         return value
 
 
+RedactAction = Literal["mask", "label", "hash", "keep"]
+
+
+def _default_redact_policy() -> dict[str, RedactAction]:
+    policy: dict[str, RedactAction] = dict.fromkeys(REDACT_LABELS, "mask")
+    policy.update(PERSON="label", EMAIL="label", STREET_ADDRESS="label", IP_ADDRESS="label")
+    return policy
+
+
+class RedactSettings(_Section):
+    """The redact stage (udfs/redact, docs/redaction.md): personal data out of shareable copies."""
+
+    enabled: bool = False  # docner run runs the stage; off: only --stages …,redact or docner redact do
+    # label -> mask | label | hash | keep. Every personal-data label (PERSON and the pii backend's)
+    # needs one, so none is kept by omission; other labels (ORG, …) may be added.
+    policy: dict[Label, RedactAction] = Field(default_factory=_default_redact_policy)
+    # The HMAC key of the hash action: this environment variable, else the file (relative to the
+    # conf directory); at least 16 bytes; never written to the lake or the logs.
+    key_env: str = Field("DOCNER_REDACT_KEY", min_length=1)
+    key_file: str | None = None
+    propagate: bool = True  # also redact the other whole-word occurrences of a redacted value
+    chars_per_task: int = Field(5_000_000, ge=1000)  # document text one task redacts (documents stay whole)
+    pdf_dpi: int = Field(150, ge=72, le=600)  # docner redact-pdf: the resolution pages are re-rendered at
+
+    @model_validator(mode="after")
+    def _every_pii_label_has_a_policy(self) -> RedactSettings:
+        missing = [label for label in REDACT_LABELS if label not in self.policy]
+        if missing:
+            raise ValueError(
+                f"redact.policy: no action for the personal-data label(s) {', '.join(missing)} "
+                "(give each mask, label, hash or keep)"
+            )
+        return self
+
+
 class MaintainSettings(_Section):
     compact: bool = True
     target_file_mb: int = Field(128, ge=1)  # compaction's target file size
@@ -435,6 +471,7 @@ class DocnerConfig(_Section):
     extract: ExtractSettings = ExtractSettings()
     ner: NerSettings = NerSettings()
     fields: FieldsSettings = FieldsSettings()
+    redact: RedactSettings = RedactSettings()
     train: TrainSettings = TrainSettings()
     maintain: MaintainSettings = MaintainSettings()
     quality: QualitySettings = QualitySettings()

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs.catalog.stages import STAGES
 from jobs.config import MetricsSettings
 from jobs.ops.metrics import build_registry, export_run_metrics, lake_label
 from jobs.ops.progress import (
@@ -303,10 +304,8 @@ def _document(doc_id: str, path: str, **states: object) -> dict[str, object]:
         "doc_id": doc_id,
         "source_path": path,
         "status": "ok",
-        "ingest_state": _state(),
-        "extract_state": _state(),
-        "ner_state": _state(),
-        "fields_state": _state(),
+        # every stage's, from the registry; an optional stage (redact) has not run
+        **{stage.state_column: None if stage.switch else _state() for stage in STAGES},
     }
     row.update(states)
     return row

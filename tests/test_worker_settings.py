@@ -18,11 +18,12 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from jobs.config import DocnerConfig, load_config, options_from
-from jobs.stages import extract, fields, ner
+from jobs.stages import extract, fields, ner, policy
 from udfs.extract.passes import ExtractOptions
 from udfs.fields.run import FieldsOptions
 from udfs.ner.backends import BACKENDS, backend_module
 from udfs.ner.recognize import NerOptions
+from udfs.redact.text import RedactOptions
 
 
 def leaves(model: BaseModel, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -55,7 +56,7 @@ def candidates(value: Any, annotation: Any) -> list[Any]:
     if origin is list:
         return [["ORG"], ["rules/contracts.yaml"], ["spacy"], ["party"], ["EMAIL"]]
     if origin is dict:
-        return [{"PER": "PERSON"}]
+        return [{"PER": "PERSON"}, {**(value or {}), "ORG": "keep"}]
     return []
 
 
@@ -134,6 +135,13 @@ def test_every_fields_setting_reaches_the_tasks(config):
         return options_from(section, FieldsOptions, elsewhere=fields.DRIVER_SETTINGS)
 
     assert check_every_setting_arrives(config.fields, build, set(fields.DRIVER_SETTINGS)) == 1
+
+
+def test_every_redact_setting_reaches_the_tasks(config):
+    def build(section):
+        return options_from(section, RedactOptions, elsewhere=policy.DRIVER_SETTINGS)
+
+    assert check_every_setting_arrives(config.redact, build, set(policy.DRIVER_SETTINGS)) == 2
 
 
 @pytest.mark.parametrize("spec", BACKENDS, ids=lambda spec: spec.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-from jobs.catalog.tables import BOX_SPAN, CONTRACT_FIELDS, CONTRACTS, ENTITY_FIELDS
+from jobs.catalog.tables import BOX_SPAN, CONTRACT_FIELDS, CONTRACTS, ENTITY_FIELDS, REDACTED_PAGES, REDACTIONS
 
 # ingest: one row per probed file.
 PROBE_RESULT = T.StructType(
@@ -139,5 +139,20 @@ FIELDS_RESULT = T.StructType(
         T.StructField("unplaced", T.IntegerType(), False),  # values dropped: evidence not on a page
         T.StructField("values", T.ArrayType(FIELD_VALUE, False), False),
         T.StructField("contract", CONTRACT, True),  # null when the document failed
+    ]
+)
+
+# redact: one row per document, its redacted pages and the audit rows (without the boxes, which
+# the stage adds from the word boxes); both empty when the document failed.
+REDACTED_PAGE = T.StructType([f for f in REDACTED_PAGES.schema.fields if f.name not in ("doc_id", "run_id")])
+REDACTION = T.StructType([f for f in REDACTIONS.schema.fields if f.name not in _STAGE_ADDED])
+
+REDACT_RESULT = T.StructType(
+    [
+        T.StructField("doc_id", T.StringType(), False),
+        T.StructField("error_class", T.StringType(), True),
+        T.StructField("error_message", T.StringType(), True),
+        T.StructField("pages", T.ArrayType(REDACTED_PAGE, False), False),
+        T.StructField("redactions", T.ArrayType(REDACTION, False), False),
     ]
 )

@@ -60,6 +60,9 @@ class StageSpec:
     quality_settings: tuple[str, ...] = ()  # quality settings its suites read, beyond enabled/suites/threshold
     # --- what it reports ---
     figures: tuple[Figure, ...] = ()
+    # A boolean setting ("<section>.<name>") that turns the stage on: off, ``docner run`` leaves it
+    # out unless ``--stages`` names it, and its own command runs it anyway. None: always on.
+    switch: str | None = None
 
     @property
     def state_column(self) -> str:
@@ -174,6 +177,34 @@ STAGES: tuple[StageSpec, ...] = (
             ),
         ),
     ),
+    StageSpec(
+        name="redact",
+        summary="personal data replaced in `redacted_pages`, audited in `redactions` (off by default)",
+        runner="jobs.stages.redact:run_redact",
+        dag_task="redact",
+        after="ner",
+        settings="redact",
+        performance_only=(("chars_per_task",), ("pdf_dpi",)),
+        audited=True,
+        switch="redact.enabled",
+        figures=(
+            Figure("redactions", T.LongType(), "Pieces of text the stage redacted", "stage_redactions"),
+            Figure(
+                "redactions_per_document",
+                _SHARE,
+                "Redacted pieces per processed document",
+                "stage_redactions_per_document",
+                trend=Trend("Redactions per document", "pieces"),
+            ),
+            Figure(
+                "redaction_mix",
+                T.MapType(T.StringType(), T.LongType(), False),
+                "Pieces redacted, by label",
+                "stage_redactions_by_label",
+                key_label="label",
+            ),
+        ),
+    ),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)
@@ -187,9 +218,24 @@ def stage_spec(name: str) -> StageSpec:
     raise KeyError(f"unknown stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
 
 
+def _reads(stage: StageSpec) -> str | None:
+    """The stage whose output ``stage`` is made from (every stage but the first reads what it
+    recorded, at least)."""
+    return stage.after or (STAGE_NAMES[0] if stage.name != STAGE_NAMES[0] else None)
+
+
 def later_stages(name: str) -> tuple[str, ...]:
-    """The stages after ``name``, whose work is made from what ``name`` produces."""
-    return STAGE_NAMES[STAGE_NAMES.index(name) + 1 :]
+    """The stages whose work is made from what ``name`` produces, directly or through another
+    (``after``), in pipeline order: ner's are fields and redact, fields' none."""
+    stage_spec(name)
+    later = []
+    for stage in STAGES:
+        read = _reads(stage)
+        while read is not None and read != name:
+            read = _reads(stage_spec(read))
+        if read == name:
+            later.append(stage.name)
+    return tuple(later)
 
 
 def stage_rank(name: str) -> tuple[int, str]:

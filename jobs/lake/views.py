@@ -82,5 +82,37 @@ def stored_texts(lake: str | Path, doc_ids: Collection[str]) -> dict[str, Docume
     return {doc_id: join_pages(rows) for doc_id, rows in pages.items()}
 
 
+def redacted_values(lake: str | Path, doc_ids: Collection[str]) -> dict[str, dict[str, str]]:
+    """doc_id -> {value: what replaced it} for each document of ``doc_ids`` with ``redactions``
+    rows: each redacted piece's original text (``pages.text``, whitespace folded) and its
+    replacement (``redacted_pages.text``), read with delta-rs. What a shareable copy of the
+    document must not hold, and the tokens to put in its place."""
+    import pyarrow.compute as pc
+
+    from jobs.catalog.tables import PAGES, REDACTED_PAGES, REDACTIONS
+    from jobs.lake.tables import read_arrow
+
+    if not doc_ids:
+        return {}
+    where = pc.field("doc_id").isin(sorted(doc_ids))
+    columns = ["doc_id", "page_no", "text"]
+    original = {
+        (r["doc_id"], r["page_no"]): r["text"] for r in read_arrow(lake, PAGES.name, columns, where).to_pylist()
+    }
+    redacted = {
+        (r["doc_id"], r["page_no"]): r["text"]
+        for r in read_arrow(lake, REDACTED_PAGES.name, columns, where).to_pylist()
+    }
+    found: dict[str, dict[str, str]] = {}
+    pieces = ["doc_id", "page_no", "start", "end", "redacted_start", "redacted_end"]
+    for r in read_arrow(lake, REDACTIONS.name, pieces, where).to_pylist():
+        page = (r["doc_id"], r["page_no"])
+        value = " ".join(original.get(page, "")[r["start"] : r["end"]].split())
+        if value:
+            token = redacted.get(page, "")[r["redacted_start"] : r["redacted_end"]]
+            found.setdefault(r["doc_id"], {})[value] = token
+    return found
+
+
 # view name -> (table it is computed from, how)
 VIEWS = {"document_text": ("pages", document_text)}

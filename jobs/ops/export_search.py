@@ -3,6 +3,10 @@
 incrementally: it keeps an export hash of every document it exported in the lake and writes
 only the documents whose hash changed, and deletes for the ones that are gone. (The NER stage
 makes ``entity_search``: ``jobs.stages.entity_search``; the fields stage ``contracts``.)
+
+A document the redact stage redacted is exported as redacted: its ``entity_search`` row already
+is (the NER stage writes it so with ``redact.enabled``), and every value redacted in its text
+is replaced in its ``contract`` (a person named as a party) by the same token.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.atomic import write_atomically
-from jobs.catalog.tables import CONTRACTS, DOCUMENTS, ENTITY_SEARCH
+from jobs.catalog.tables import CONTRACTS, DOCUMENTS, ENTITY_SEARCH, REDACTIONS
 from jobs.lake.state import STATUS_REMOVED
 from jobs.lake.tables import LakeError, read_arrow, table_columns, table_version
+from jobs.lake.views import redacted_values
+from udfs.redact.text import whole_word
 
 EXPORTS_DIR = "_exports"
 # Lower-case OpenSearch / Elasticsearch index names, and safe as part of a file name.
@@ -97,6 +103,7 @@ def _export(lake: str | Path, out_path: Path, state_path: Path, *, index: str, f
     version = table_version(lake, ENTITY_SEARCH.name)
     search = read_arrow(lake, ENTITY_SEARCH.name)
     contracts_version, contracts = _read_contracts(lake)
+    contracts = redacted_contracts(contracts, _redactions(lake, contracts))
     live = set(
         read_arrow(lake, DOCUMENTS.name, ["doc_id", "status"], pc.field("status") != STATUS_REMOVED)
         .column("doc_id")
@@ -140,6 +147,38 @@ def _read_contracts(lake: str | Path) -> tuple[int | None, dict[str, dict[str, A
                 raise LakeError(f"contracts holds document {doc_id} twice; its key is doc_id")
             contracts[doc_id] = contract_source(row)
     return version, contracts
+
+
+def _redactions(lake: str | Path, contracts: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """doc_id -> {redacted value: its token}; none for a lake made before the redact stage."""
+    if table_columns(lake, REDACTIONS.name) is None or not contracts:
+        return {}
+    return redacted_values(lake, list(contracts))
+
+
+def redacted_contracts(
+    contracts: Mapping[str, dict[str, Any]], redactions: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """The contracts with every redacted value of their document (whole words, any case and
+    spacing) replaced by its token in each string they hold."""
+
+    def replace(value: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
+        if isinstance(value, str):
+            for pattern, token in patterns:
+                value = pattern.sub(lambda _: token, value)  # noqa: B023 - used at once
+            return value
+        if isinstance(value, list):
+            return [replace(item, patterns) for item in value]
+        if isinstance(value, dict):
+            return {key: replace(item, patterns) for key, item in value.items()}
+        return value
+
+    out = dict(contracts)
+    for doc_id, values in redactions.items():
+        if doc_id in out:
+            ordered = sorted(values.items(), key=lambda item: -len(item[0]))
+            out[doc_id] = replace(out[doc_id], [(whole_word(value), token) for value, token in ordered])
+    return out
 
 
 def contract_source(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,10 @@ from jobs.atomic import write_atomically
 from jobs.catalog.tables import DATA_TABLES, DOCUMENTS, RUNS
 from jobs.lake.state import FIRST_STATE, STATE_COLUMNS, STATUS_REMOVED, is_done, is_primary, overall, stage_states
 from jobs.lake.tables import read_arrow
+from jobs.lake.views import redacted_values
 from jobs.quality.audit import LAKE_CHECKS_FILE, results_directory
 from udfs.files import list_pdfs
+from udfs.redact.text import MIN_PROPAGATED_CHARS, whole_word
 
 EXAMPLES = 5  # offending keys shown per check
 
@@ -195,6 +197,47 @@ def check_run(
     ]
 
 
+def _strings(value: Any) -> Iterable[str]:
+    """Every string inside a row's value (nested structs and lists followed)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def check_shareable(lake: str | Path, primary: Mapping[str, Mapping[str, Any]]) -> list[CheckResult]:
+    """No value the redact stage redacted in a document (the original text of its
+    ``redactions`` rows, 3 characters or more) occurs as whole words in that document's rows of
+    a table meant to be shared (``TableSpec.shareable``). Only documents the redact stage left ok
+    are checked: without it, nothing claims those tables are redacted."""
+    redacted = [doc_id for doc_id, row in primary.items() if is_done(row, "redact")]
+    if not redacted:
+        return [_check("shareable_tables_hold_no_redacted_value", _SHAREABLE, ())]
+    where = pc.field("doc_id").isin(redacted)
+    values = redacted_values(lake, redacted)
+    patterns = {
+        doc_id: [whole_word(v) for v in sorted(found) if len(v) >= MIN_PROPAGATED_CHARS]
+        for doc_id, found in values.items()
+    }
+    offenders = []
+    for spec in (spec for spec in DATA_TABLES if spec.shareable):
+        for row in read_arrow(lake, spec.name, where=where).to_pylist():
+            strings = [s for s in _strings({k: v for k, v in row.items() if k not in ("doc_id", "run_id")})]
+            if any(p.search(s) for p in patterns.get(row["doc_id"], ()) for s in strings):
+                offenders.append(f"{spec.name}:{row['doc_id']}")
+    return [_check("shareable_tables_hold_no_redacted_value", _SHAREABLE, sorted(set(offenders)))]
+
+
+_SHAREABLE = (
+    "no value the redact stage redacted occurs in a table meant to be shared "
+    "(" + ", ".join(spec.name for spec in DATA_TABLES if spec.shareable) + ") for the documents it redacted"
+)
+
+
 def validate_lake(lake: str | Path, run_id: str | None = None, input_location: str | None = None) -> LakeValidation:
     """Every check, over the tables as they are now: ``documents``, the content tables of each
     stage (``jobs.catalog.tables``: key, stage, coverage), and the run's ``runs`` rows."""
@@ -210,6 +253,7 @@ def validate_lake(lake: str | Path, run_id: str | None = None, input_location: s
         checks += check_rows(spec.name, rows, spec.key, primary, spec.stage)
         doc_ids[spec.name] = [r["doc_id"] for r in rows]
     checks += check_coverage(primary, doc_ids)
+    checks += check_shareable(lake, primary)
     if run_id is not None:
         runs = read_arrow(lake, RUNS.name, where=pc.field("run_id") == run_id).to_pylist()
         checks += check_run(run_id, primary, runs)

@@ -10,6 +10,7 @@ entities: a field the document does not state is listed as missing, never made u
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -80,12 +81,15 @@ def option_files(options: FieldsOptions) -> dict[str, str]:
     return files
 
 
-def transform_documents(spark_doc_ids: DataFrame, pages_df: DataFrame, entities_df: DataFrame) -> DataFrame:
-    """(doc_id, text, pages, entities) of every document in ``spark_doc_ids``: a document
-    without ok pages has no text, one without entities an empty list, so each gets an outcome."""
+def transform_documents(
+    spark_doc_ids: DataFrame, pages_df: DataFrame, entities_df: DataFrame, columns: Sequence[str] = ENTITY_COLUMNS
+) -> DataFrame:
+    """(doc_id, text, pages, entities) of every document in ``spark_doc_ids``, each entity the
+    struct of ``columns``: a document without ok pages has no text, one without entities an
+    empty list, so each gets an outcome (the fields and redact stages read them so)."""
     texts = document_text(pages_df.select("doc_id", "page_no", "status", "char_count", "text"))
     entities = entities_df.groupBy("doc_id").agg(
-        F.collect_list(F.struct(*[F.col(name) for name in ENTITY_COLUMNS])).alias("entities")
+        F.collect_list(F.struct(*[F.col(name) for name in columns])).alias("entities")
     )
     return spark_doc_ids.join(texts, "doc_id", "left").join(entities, "doc_id", "left")
 

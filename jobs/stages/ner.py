@@ -38,6 +38,7 @@ from jobs.stages.base import (
     status_counts,
 )
 from jobs.stages.entity_search import transform_entity_search
+from jobs.stages.policy import redact_options, redacted_entities, search_redaction
 from jobs.stages.runs import record_run
 from jobs.stages.versions import ner_version
 from udfs.errors import STATUS_FAILED, STATUS_OK
@@ -215,7 +216,9 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
     local = _local_mode(ctx)
     notes, result.models = check_backends(options, local=local)
     result.notes.extend(notes)
-    version = ner_version(ctx.config, result.models)
+    # With redaction on, entity_search (the search feed) carries the policy's values for its labels.
+    search_policy = redact_options(ctx.config) if ctx.config.redact.enabled else None
+    version = ner_version(ctx.config, result.models, search_redaction(ctx.config, search_policy))
     result.stage_version = version
     doc_ids = [r["doc_id"] for r in documents_to_process(ctx, STAGE, version, reprocess)]
     result.documents_in = len(doc_ids)
@@ -258,7 +261,11 @@ def run_ner(ctx: StageContext, *, reprocess: bool = False) -> StageResult:
                     Output(
                         ENTITY_SEARCH,
                         lambda df, published: transform_entity_search(
-                            published[ENTITIES.name], search_documents(processed_df, df), ctx.run_id
+                            redacted_entities(published[ENTITIES.name], search_policy)
+                            if search_policy is not None
+                            else published[ENTITIES.name],
+                            search_documents(processed_df, df),
+                            ctx.run_id,
                         ),
                     ),
                 ],

@@ -86,11 +86,20 @@ def extract_version(config: DocnerConfig, tesseract: str | None) -> str:
     return stage_version("extract", config, tesseract=tesseract)
 
 
-def ner_version(config: DocnerConfig, models: Mapping[str, str]) -> str:
-    """``models``: backend -> "name version", as the stage loaded them."""
-    return stage_version("ner", config, models=dict(sorted(models.items())))
+def ner_version(config: DocnerConfig, models: Mapping[str, str], redaction: Mapping[str, Any] | None = None) -> str:
+    """``models``: backend -> "name version", as the stage loaded them; ``redaction``: the policy
+    entity_search is written with when the redact stage is on (``jobs.stages.policy``)."""
+    found: dict[str, Any] = {"models": dict(sorted(models.items()))}
+    if redaction is not None:
+        found["redaction"] = dict(redaction)
+    return stage_version("ner", config, **found)
 
 
 def fields_version(config: DocnerConfig, files: Mapping[str, str]) -> str:
     """``files``: the digests of the calibration table and the gazetteer the stage read."""
     return stage_version("fields", config, files=dict(sorted(files.items())))
+
+
+def redact_version(config: DocnerConfig, key_id: str | None) -> str:
+    """``key_id``: the fingerprint of the hash action's key (None without one), never the key."""
+    return stage_version("redact", config, key=key_id)
