@@ -155,3 +155,10 @@ def test_payment_instructions_name_their_routing_numbers(backend):
     text = "Account Number: 9988776655 ABA Routing Number (for domestic transfers): Wire: 011000015 / ACH: 021000021"
     found = _found(backend, text)
     assert {("ROUTING_NUMBER", "011000015"), ("ROUTING_NUMBER", "021000021"), ("BANK_ACCOUNT", "9988776655")} <= found
+
+
+def test_an_address_keeps_its_city_line_across_a_blank_line_of_ocr(backend):
+    text = "with offices at\n2096 North Cedar Road, Suite 542,\n\nPortland, OR 97205 (the \"Company\")"
+    assert ("STREET_ADDRESS", "2096 North Cedar Road, Suite 542,\n\nPortland, OR 97205") in _found(backend, text)
+    two_blank_lines = "2096 North Cedar Road\n\n\nPortland, OR 97205"
+    assert ("STREET_ADDRESS", "2096 North Cedar Road") in _found(backend, two_blank_lines)

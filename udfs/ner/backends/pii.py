@@ -73,8 +73,8 @@ _DATE_PATTERNS = (
     ("day month year", rf"\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?:19|20)\d{{2}}\b"),
 )
 # A US street address: a number, an optional direction, one to four name words and a street
-# type, an optional unit; then, on the same line or the next, optionally the city, the state
-# (code or name) and the ZIP code. Or a post office box.
+# type, an optional unit; then, on the same line or the next (OCR may put a blank line between),
+# optionally the city, the state (code or name) and the ZIP code. Or a post office box.
 _STREET_TYPE = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|Parkway|Pkwy|"
     r"Highway|Hwy|Circle|Cir|Terrace|Ter|Square|Sq|Trail|Trl|Plaza|Pike|Alley|Row)"
@@ -86,7 +86,7 @@ _STREET = (
     r"(?:,?[ \t]+(?:Suite|Ste|Apt|Apartment|Unit|Floor|Fl|Room|Rm|#)\.?[ \t]*#?[\w-]+)?"
 )
 _CITY_STATE_ZIP = (
-    r"(?:,?[ \t]*\n?[ \t]*[A-Z][A-Za-z.'’-]+(?:[ \t]+[A-Z][A-Za-z.'’-]+){0,3},?[ \t]+"
+    r"(?:,?[ \t]*(?:\n[ \t]*){0,2}[A-Z][A-Za-z.'’-]+(?:[ \t]+[A-Z][A-Za-z.'’-]+){0,3},?[ \t]+"
     r"(?:[A-Z]{2}|[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)?)[ \t]+\d{5}(?:-\d{4})?\b)?"
 )
 _ADDRESS_PATTERNS = (
