@@ -158,7 +158,7 @@ def test_payment_instructions_name_their_routing_numbers(backend):
 
 
 def test_an_address_keeps_its_city_line_across_a_blank_line_of_ocr(backend):
-    text = "with offices at\n2096 North Cedar Road, Suite 542,\n\nPortland, OR 97205 (the \"Company\")"
+    text = 'with offices at\n2096 North Cedar Road, Suite 542,\n\nPortland, OR 97205 (the "Company")'
     assert ("STREET_ADDRESS", "2096 North Cedar Road, Suite 542,\n\nPortland, OR 97205") in _found(backend, text)
     two_blank_lines = "2096 North Cedar Road\n\n\nPortland, OR 97205"
     assert ("STREET_ADDRESS", "2096 North Cedar Road") in _found(backend, two_blank_lines)
