@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 DAG_FOLDER = REPO / "airflow_dags"
 AIRFLOW_BIN = REPO / ".venv-airflow" / "bin"
 PROBE = REPO / "tests" / "airflow" / "dagbag_probe.py"
-PIPELINE_TASKS = ["ingest_extract", "ner_fields", "redact", "validate_publish", "export_search"]
+PIPELINE_TASKS = ["ingest_extract", "ner_fields", "validate_publish", "export_search"]
 CONN_TEMPLATE = "{{ var.value.get('docner_spark_conn', 'spark_docner') }}"
 LOCAL_SPARK_CONN = json.dumps({"conn_type": "spark", "host": "local[2]"})
 DAG_TEST_TIMEOUT_S = 540
@@ -117,15 +117,13 @@ def test_the_pipeline_runs_its_stages_in_order_with_the_airflow_run_id(parsed):
         [],
         ["ingest_extract"],
         ["ner_fields"],
-        ["redact"],
         ["validate_publish"],
     ]
     commands = {task_id: task["application_args"] for task_id, task in tasks.items()}
     assert commands["ingest_extract"][:3] == ["run", "--stages", "ingest,extract"]
-    assert commands["ner_fields"][:3] == ["run", "--stages", "ner,fields"]
-    # redact is off unless redact.enabled: its task asks docner run to decide by the configuration
-    assert commands["redact"][:4] == ["run", "--stages", "redact", "--if-switched-on"]
-    assert [commands[task_id][0] for task_id in PIPELINE_TASKS[3:]] == ["validate", "export-search"]
+    # redact (off unless redact.enabled) shares the task: docner run decides by the configuration
+    assert commands["ner_fields"][:4] == ["run", "--stages", "ner,fields,redact", "--if-switched-on"]
+    assert [commands[task_id][0] for task_id in PIPELINE_TASKS[2:]] == ["validate", "export-search"]
     for task_id in ["ingest_extract", "ner_fields", "validate_publish"]:
         args = commands[task_id]
         assert args[args.index("--run-id") + 1] == "{{ run_id | docner_run_id }}", task_id
