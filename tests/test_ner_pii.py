@@ -1,5 +1,6 @@
 """The pii NER backend: Presidio's recognizers offline, checksums and context words deciding,
-docner labels out; its settings validated; the NER stage keeping what it finds."""
+docner labels out; its settings validated. (The NER stage keeping what it finds, on digital and
+scanned pages: tests/test_redact_stage.py, which runs the pipeline once for both.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobs.config import load_config
-from jobs.dev.pii_samples import pii_contract, write_pii_samples
+from jobs.dev.pii_samples import pii_contract
 from udfs.ner.backends.pii import CONTEXT_WORDS, PII_LABELS, PiiOptions, has_context, load
 
 PLANTED = {
@@ -122,33 +123,6 @@ def test_generated_contracts_plant_every_kind_and_the_backend_finds_it(backend):
         assert {label for label, _ in found} <= set(PII_LABELS)
         invoice = text.split("Invoice ")[1].split()[0]  # a look-alike: nine digits, no context word
         assert not any(invoice in value or "4471-20" in value for _, value in found)
-
-
-@pytest.mark.slow
-def test_the_ner_stage_keeps_pii_entities_of_digital_and_scanned_pages(spark, tmp_path):
-    from jobs.catalog.tables import ENTITIES
-    from jobs.lake.tables import read_arrow
-    from jobs.lake.views import stored_texts
-    from jobs.pipeline import run_pipeline
-    from jobs.stages.base import StageContext, new_run_id
-
-    samples = write_pii_samples(tmp_path / "in", digital=1, scanned=1, seed=3)
-    (tmp_path / "in" / "pii_gold.json").unlink()
-    config = load_config("local", overrides=["spark.master=local[2]", "ner.backends=[spacy, rules, pii]"])
-    lake = tmp_path / "lake"
-    run_pipeline(StageContext(spark=spark, config=config, lake=lake, run_id=new_run_id()), str(tmp_path / "in"),
-                 stages=["ingest", "extract", "ner"])  # fmt: skip
-    documents = {r["file_name"]: r["doc_id"] for r in read_arrow(lake, "documents").to_pylist()}
-    texts = stored_texts(lake, list(documents.values()))
-    rows = read_arrow(lake, ENTITIES.name).to_pylist()
-    for sample in samples:
-        doc_id = documents[sample.file]
-        mine = [r for r in rows if r["doc_id"] == doc_id and r["source"] == "pii"]
-        for row in mine:
-            assert texts[doc_id].text[row["doc_start"] : row["doc_end"]] == row["text"]
-        labels = {r["label"] for r in mine}
-        # a scan goes through OCR: a damaged digit may cost a value, never the whole kind of data
-        assert len(labels) >= (len(PII_LABELS) if not sample.scanned else len(PII_LABELS) - 2), (sample, labels)
 
 
 def test_payment_instructions_name_their_routing_numbers(backend):
