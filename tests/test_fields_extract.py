@@ -356,6 +356,62 @@ def test_a_term_that_runs_from_an_event_gives_no_expiration_date():
     assert "expiration_date" not in fields(text)
 
 
+def test_an_effective_date_defined_as_the_last_signature_and_the_end_it_gives():
+    text = (
+        'SERVICES AGREEMENT\nThis Agreement is entered into between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "10.1 Term. This Agreement shall commence as of the Effective Date and shall continue in effect for one (1) "
+        "year.\n11.16 Effective Date. The Effective Date of this Agreement shall be the later of the dates shown by "
+        "the signatures below.\nACME, INC. BETA LLC\nBy: /s/ Ann Smith By: /s/ Bob Jones\n"
+        "Date: March 14, 2018 Date: March 7, 2018\n\nEXHIBIT A\nWHEREAS, the parties entered into the Services "
+        'Agreement dated March 7, 2018 (the "Effective Date").\n'
+    )
+    found = fields(text)
+    assert [(v.normalized_value, v.method) for v in found["effective_date"]] == [("2018-03-14", "last-signature")]
+    assert [v.normalized_value for v in found["expiration_date"]] == ["2019-03-14"]
+
+
+def test_the_earlier_of_termination_or_a_date_ends_on_that_date():
+    text = (
+        'This Agreement is made as of January 1, 1996 between Acme, Inc. ("Acme") and Beta LLC ("Beta").\n'
+        "Section 14.1 TERM. This Agreement shall be effective until the earlier of (a) its termination in "
+        "accordance with the provisions of this Article 14 or (b) the date that is two (2) years after the date "
+        "of this Agreement; provided, however, that this Agreement will renew automatically for successive terms "
+        "of one (1) year each.\n"
+    )
+    assert _values(text, "term") == ["P2Y"]
+    assert [(v.normalized_value, v.method) for v in fields(text)["expiration_date"]] == [("1998-01-01", "computed")]
+    later = text.replace(
+        "the earlier of (a) its termination in accordance with the provisions of this Article 14",
+        ("the later of (a) the completion of the Research"),
+    )
+    assert "expiration_date" not in fields(later)  # no one date: the research has none
+
+
+def test_a_duration_that_names_the_engagement_is_the_term():
+    text = (
+        'This Agreement is made as of November 1, 2003 between Acme, Inc. ("Company") and Jane Roe ("Celebrity").'
+        "\n1. ENGAGEMENT\nThe COMPANY agrees to a one year engagement to contract the CELEBRITY to speak at the "
+        "company meetings.\n2. The Celebrity grants a one year warranty.\n"
+    )
+    assert [(v.normalized_value, v.method) for v in fields(text)["term"]] == [("P1Y", "term-noun")]
+    assert _values(text, "expiration_date") == ["2004-11-01"]
+    assert "term" not in fields(text.replace("a one year engagement", "an engagement"))
+
+
+@pytest.mark.parametrize(
+    ("written", "expected", "method"),
+    [
+        ("1st January 2013 to 31st December 2013", "2013-12-31", "end-date-label"),
+        ("1.5t January 2013 to 315t December 2013", "2013-12-31", "end-date-label"),  # OCR's "5t" for "st"
+        ("1st January 2013 to 15th June 2013", "2013-06-15", "end-date-label"),
+        ("January 2013 to June 2013", "2013-06-30", "end-date-label; month end"),
+    ],
+)
+def test_a_defined_term_from_one_date_to_another_ends_on_the_second(written, expected, method):
+    text = f"1. DEFINITIONS\n7. \u201cTerm\u201d means: {written} or until terminated under this Agreement.\n"
+    assert [(v.normalized_value, v.method) for v in fields(text)["expiration_date"]] == [(expected, method)]
+
+
 def test_a_sentence_about_what_survives_is_not_the_term():
     text = (
         "This Agreement and the obligations of confidentiality shall survive for a period of two (2) years after "

@@ -37,7 +37,7 @@ from typing import Any
 from udfs.fields.dates import DateOrder, date_order, read_date
 from udfs.fields.rules import FieldRules
 from udfs.ner.lexicon import running_words
-from udfs.ner.normalize import entity_key
+from udfs.ner.normalize import entity_key, normalize_date
 from udfs.ner.places import Places
 
 PERPETUAL, UNTIL_TERMINATED = "perpetual", "until_terminated"
@@ -473,16 +473,22 @@ def find_agreement_date(doc: Document) -> list[FieldValue]:
             value = _date_value(doc, entity, "agreement_date", "heading-date", 0.7)
             if value.normalized_value is not None:
                 return [value]
+    last = _last_signature(doc, "agreement_date", "signature-date", 0.6)
+    if last is not None:  # a contract is made when its last party signs
+        return [last]
+    return [partial] if partial is not None else []
+
+
+def _last_signature(doc: Document, field_name: str, method: str, score: float) -> FieldValue | None:
+    """The latest full date of the signature blocks, if any."""
     signed = [
         value
         for entity in [*_dates(doc), *_labelled_numeric_dates(doc)]
         if _signed(doc, entity)
-        for value in [_date_value(doc, entity, "agreement_date", "signature-date", 0.6)]
+        for value in [_date_value(doc, entity, field_name, method, score)]
         if value.normalized_value is not None
     ]
-    if signed:  # a contract is made when its last party signs
-        return [max(signed, key=lambda v: v.normalized_value or "")]
-    return [partial] if partial is not None else []
+    return max(signed, key=lambda v: v.normalized_value or "") if signed else None
 
 
 def _effective_label_in_body(doc: Document, entity: Mapping[str, Any]) -> bool:
@@ -544,6 +550,13 @@ def _heading_date(doc: Document, entity: Mapping[str, Any]) -> bool:
 
 
 def find_effective_date(doc: Document, agreement: Sequence[FieldValue]) -> list[FieldValue]:
+    """The date the contract says it takes effect: the last signature's, where it says so ("The
+    Effective Date shall be the later of the dates shown by the signatures below"); a date defined
+    as the "Effective Date" or stated as the date it is effective from; else the agreement date."""
+    if doc.rules["effective_last_signed"].search(doc.text):
+        last = _last_signature(doc, "effective_date", "last-signature", 0.9)
+        if last is not None:
+            return [last]
     for entity in _dates(doc):
         before = doc.text[max(0, entity["doc_start"] - 60) : entity["doc_start"]]
         after = doc.text[entity["doc_end"] : entity["doc_end"] + 60]
@@ -601,7 +614,21 @@ def find_term(doc: Document) -> list[FieldValue]:
             value = _duration_value(entity, "term", "term-defined", 0.8)
             if value is not None:
                 return [value]
-    return [first] if first is not None else []
+    if first is not None:
+        return [first]
+    # "The COMPANY agrees to a one year engagement": a duration that names the term it measures.
+    for entity in doc.of_label("DURATION"):
+        lead = doc.text[max(0, entity["doc_start"] - 20) : entity["doc_start"]]
+        tail = doc.text[entity["doc_end"] : entity["doc_end"] + 20]
+        if not (doc.rules["term_noun"].search(lead) and doc.rules["term_noun_tail"].match(tail)):
+            continue
+        sentence = doc.text[_sentence_start(doc.text, entity["doc_start"]) : _sentence_end(doc.text, entity["doc_end"])]
+        if doc.rules["renew_word"].search(sentence) or doc.rules["not_term_sentence"].search(sentence):
+            continue
+        value = _duration_value(entity, "term", "term-noun", 0.7)
+        if value is not None:
+            return [value]
+    return []
 
 
 def _term_of_clause(doc: Document, clause: re.Match[str]) -> FieldValue | None:
@@ -733,7 +760,7 @@ def find_expiration_date(
     for entity in _dates(doc):
         before = doc.text[max(0, entity["doc_start"] - 80) : entity["doc_start"]]
         if doc.rules["expiry_label"].search(before):
-            value = _date_value(doc, entity, "expiration_date", "end-date-label", 0.8)
+            value = _month_end(doc, _date_value(doc, entity, "expiration_date", "end-date-label", 0.8), entity)
             if value.normalized_value is not None:
                 return [value]
     lengths = [v for v in term if v.normalized_value and v.normalized_value.startswith("P")]
@@ -748,10 +775,31 @@ def find_expiration_date(
     return []
 
 
+_MONTH_YEAR = re.compile(r"(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>\d{4})")
+
+
+def _month_end(doc: Document, value: FieldValue, entity: Mapping[str, Any]) -> FieldValue:
+    """An end date the recognizer read as a month ("… to 315t December 2013"): the day before it,
+    if one stands there, else the month's last day (a term "to December 2013" runs to its end)."""
+    if value.normalized_value is not None:
+        return value
+    month_year = _MONTH_YEAR.fullmatch(entity["text"].strip())
+    first = month_year and normalize_date(f"1 {month_year['month']} {month_year['year']}", None)
+    if not first:
+        return value
+    year, month = int(first[:4]), int(first[5:7])
+    day = doc.rules["day_before_month"].search(doc.text, max(0, entity["doc_start"] - 12), entity["doc_start"])
+    if day is not None and 1 <= int(day["day"]) <= _days_in(year, month):
+        return replace(value, start=day.start(), normalized_value=date(year, month, int(day["day"])).isoformat())
+    last = date(year, month, _days_in(year, month)).isoformat()
+    return replace(value, normalized_value=last, method=f"{value.method}; month end", score=value.score * 0.9)
+
+
 def _runs_from_effective_date(doc: Document, term: FieldValue) -> bool:
     """Whether the term's sentence counts it from the effective date (or names no start)."""
     sentence = doc.text[_sentence_start(doc.text, term.start) : _sentence_end(doc.text, term.end)]
-    if doc.rules["later_of"].search(sentence):
+    alternatives = doc.rules["later_of"].search(sentence)
+    if alternatives and not doc.rules["earlier_of_termination"].match(sentence, alternatives.start()):
         return False  # "the later of (a) … or (b) …": no one date
     return all(
         doc.rules["anchor"].match(sentence, m.start("anchor")) for m in doc.rules["relative_to"].finditer(sentence)
