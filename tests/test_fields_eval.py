@@ -27,6 +27,7 @@ from jobs.learn.fields_eval import (
     cuad_party_names,
     duration_key,
     evaluate_fields,
+    last_day_in_force,
     law_key,
     law_parts,
     method_counts,
@@ -363,6 +364,15 @@ def test_a_one_character_slip_in_a_gold_name_is_forgiven_in_long_names_only():
     ]
     assert counts.right == 2 and missed == ["Acme Co", "Nice Systems Ltc."] and spurious == ["acne", "nice systems"]
     assert rightness["lion biotechnologies"] and not rightness["acne"]
+
+
+def test_an_expiration_on_the_last_day_in_force_is_the_golds_anniversary():
+    assert last_day_in_force(("2021-06-01",), "2021-05-31") == "2021-06-01"
+    assert last_day_in_force(("2021-06-01", "2021-05-31"), "2021-05-31") is None  # equal: nothing forgiven
+    assert last_day_in_force(("2021-06-01",), "2021-06-02") is None  # a day after is another end
+    assert last_day_in_force(("2021-06-01",), "2021-05-30") is None
+    assert last_day_in_force(("2021-03-01",), "2021-02-28") == "2021-03-01"
+    assert last_day_in_force(("2021-06-01",), None) is None
 
 
 @given(st.text("abcde", max_size=8), st.text("abcde", max_size=8))

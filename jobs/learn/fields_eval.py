@@ -18,7 +18,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -569,6 +569,19 @@ def same_value(field_name: str, gold: str, predicted: str | None) -> bool:
     return title_key(gold) == title_key(predicted)
 
 
+def last_day_in_force(gold: Sequence[str], predicted: str | None) -> str | None:
+    """The gold expiration that ``predicted`` is the day before, if any and none is equal. A term
+    ends either on the last day it is in force ("expiring May 31st 2021") or on the anniversary it
+    runs to ("12 months from June 1st 2020": CUAD's 6/1/21): the same end, in two conventions."""
+    if predicted is None or predicted in gold:
+        return None
+    try:
+        following = (dt.date.fromisoformat(predicted) + dt.timedelta(days=1)).isoformat()
+    except ValueError:
+        return None
+    return following if following in gold else None
+
+
 # ---- scoring ------------------------------------------------------------------------------------
 
 
@@ -979,6 +992,17 @@ def score_document(
             continue
         row = best.get(field_name)
         prediction = None if row is None else _prediction(row)
+        if field_name == "expiration_date" and prediction is not None:
+            anniversary = last_day_in_force(gold.values, prediction.normalized)
+            if anniversary is not None:
+                result.problems.append(
+                    GoldProblem(
+                        document.file,
+                        f"expiration {prediction.normalized} (as written: {' '.join(prediction.written.split())!r}) "
+                        f"read as the gold's {anniversary}: the last day in force, the day before the anniversary",
+                    )
+                )
+                prediction = replace(prediction, normalized=anniversary)
         counts, kind, right = score_single(field_name, gold, prediction)
         result.counts[field_name].add(counts)
         if field_name == "effective_date" and not gold.derived and gold.values:
