@@ -37,7 +37,7 @@ from typing import Any
 from udfs.fields.dates import DateOrder, date_order, read_date
 from udfs.fields.rules import FieldRules
 from udfs.ner.lexicon import running_words
-from udfs.ner.normalize import entity_key, normalize_date
+from udfs.ner.normalize import entity_key
 from udfs.ner.places import Places
 
 PERPETUAL, UNTIL_TERMINATED = "perpetual", "until_terminated"
@@ -501,8 +501,12 @@ def _effective_label_in_body(doc: Document, entity: Mapping[str, Any]) -> bool:
     return doc.rules["opening_verb"].search(doc.text, 0, entity["doc_start"]) is not None
 
 
+# A date of only a month and a year ("March 2020"), which the recognizer leaves unnormalised.
+_MONTH_YEAR = re.compile(r"[A-Za-z]+\.?,?\s+\d{4}")
+
+
 def _with_day_before(doc: Document, entity: Mapping[str, Any], value: FieldValue) -> FieldValue:
-    if not re.fullmatch(r"[A-Za-z]+\.?,?\s+\d{4}", entity["text"].strip()):
+    if not _MONTH_YEAR.fullmatch(entity["text"].strip()):
         return value  # only a month and a year
     day = doc.rules["day_of"].search(doc.text, max(0, entity["doc_start"] - 80), entity["doc_start"])
     if day is None:
@@ -775,17 +779,13 @@ def find_expiration_date(
     return []
 
 
-_MONTH_YEAR = re.compile(r"(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>\d{4})")
-
-
 def _month_end(doc: Document, value: FieldValue, entity: Mapping[str, Any]) -> FieldValue:
     """An end date the recognizer read as a month ("… to 315t December 2013"): the day before it,
     if one stands there, else the month's last day (a term "to December 2013" runs to its end)."""
-    if value.normalized_value is not None:
-        return value
-    month_year = _MONTH_YEAR.fullmatch(entity["text"].strip())
-    first = month_year and normalize_date(f"1 {month_year['month']} {month_year['year']}", None)
-    if not first:
+    first = None
+    if value.normalized_value is None and _MONTH_YEAR.fullmatch(entity["text"].strip()):
+        first = read_date(f"1 {entity['text']}", doc.order)
+    if first is None:
         return value
     year, month = int(first[:4]), int(first[5:7])
     day = doc.rules["day_before_month"].search(doc.text, max(0, entity["doc_start"] - 12), entity["doc_start"])
